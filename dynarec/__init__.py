@@ -1,0 +1,1 @@
+"""dynarec: dynamic recompilation for emulators and language VMs."""

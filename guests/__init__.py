@@ -1,0 +1,1 @@
+"""Built-in guest frontends (installed as ``dynarec.guests``)."""

@@ -1,0 +1,1 @@
+"""Built-in host backends (installed as ``dynarec.hosts``)."""

@@ -15,7 +15,8 @@ field            offset  meaning
 ``budget``       16      signed cycles left; ``charge`` subtracts, ``check_budget`` compares
 ``insns``        24      guest instructions retired (``charge insns=``), for lockstep runs
 ``saved_sp``     32      host stack pointer at entry: an exit from any call depth restores it
-``exit_info``    40      detail: trap cause, or exit kind (index into ``ir.opcodes.EXIT_KINDS``)
+``exit_info``    40      detail: trap cause; exit kind (index into ``ir.opcodes.EXIT_KINDS``);
+                         for BUDGET the ``cycles`` of the ``check_budget`` that refused
 ``exit_site``    48      host address just after the exit stub that left (for linking)
 ``exit_delay``   56      delay-slot flag of the instruction at ``next_pc`` (EXCEPTION/ERROR)
 ``host_scratch`` 64      8 words the backend may use (saved MXCSR/FPCR, spill of the last resort)
@@ -24,6 +25,7 @@ field            offset  meaning
 
 from __future__ import annotations
 
+import ctypes
 import enum
 
 EXIT_REASON = 0
@@ -65,3 +67,23 @@ class ExitReason(enum.IntEnum):
     ERROR = 5
     LINK = 6
     MISS = 7
+
+
+class ContextHeader(ctypes.Structure):
+    """The header as a ctypes structure over the context buffer (``from_buffer``)."""
+
+    _fields_ = [
+        ("exit_reason", ctypes.c_uint64),
+        ("next_pc", ctypes.c_uint64),
+        ("budget", ctypes.c_int64),
+        ("insns", ctypes.c_uint64),
+        ("saved_sp", ctypes.c_uint64),
+        ("exit_info", ctypes.c_uint64),
+        ("exit_site", ctypes.c_uint64),
+        ("exit_delay", ctypes.c_uint64),
+        ("host_scratch", ctypes.c_uint64 * HOST_SCRATCH_WORDS),
+    ]
+
+
+assert ctypes.sizeof(ContextHeader) == GUEST_STATE_OFFSET
+assert all(getattr(ContextHeader, name).offset == off for name, off in FIELDS.items())

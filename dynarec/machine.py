@@ -1,0 +1,349 @@
+"""The Machine: the public face of dynarec.
+
+::
+
+    from dynarec import Machine
+    m = Machine("mips")                     # guest by name, native host by default
+    m.memory.map_ram(0, 8 << 20)
+    m.memory.write_bytes(0x400, code)
+    m.pc = 0x80000400
+    result = m.run(cycles=1_000_000)        # -> RunResult(reason, pc, cycles, ...)
+    print(m.regs["gpr[2]"], m.stats)
+
+A Machine owns one guest state (the context block generated code addresses), one address space,
+one code cache with its block cache, a scheduler for timed events and a stats table. Several
+Machines live side by side in one process (lockstep runs need two).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import heapq
+import itertools
+import struct
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Iterable, Optional
+
+from . import context as ctxabi
+from .blocks import BlockCache, CachedRegion, RegionKey
+from .codecache import DEFAULT_SIZE, CodeCache
+from .errors import CompileError, DynarecError
+from .guest import Guest
+from .host import CompileEnv, HelperImpl
+from .ir.nodes import HelperSig, Module, Region
+from .ir.printer import format_region
+from .memory import AddressSpace
+from .registry import load_guest, load_host
+from .runtime import RunResult, run_loop
+from .stats import Stats
+
+_FLOAT_FMT = {32: "<f", 64: "<d"}
+
+
+class Registers:
+    """Typed access to guest state: ``regs["gpr[3]"]``, ``regs["pc"] = 0x400``.
+
+    Integer slots read and write Python ints (written values are masked to the slot width);
+    float slots read and write Python floats. ``raw(ref)``/``set_raw(ref, bits)`` give the bit
+    pattern of any slot. Unknown references raise ``KeyError``.
+    """
+
+    def __init__(self, machine: "Machine"):
+        self._m = machine
+
+    def _addr(self, ref: str):
+        layout = self._m.guest.state
+        return ctxabi.GUEST_STATE_OFFSET + layout.offset(ref), layout.type(ref)
+
+    def raw(self, ref: str) -> int:
+        off, t = self._addr(ref)
+        return int.from_bytes(self._m._ctx_buf[off:off + t.bytes], "little") & t.mask
+
+    def set_raw(self, ref: str, bits: int) -> None:
+        off, t = self._addr(ref)
+        self._m._ctx_buf[off:off + t.bytes] = (bits & t.mask).to_bytes(t.bytes, "little")
+
+    def __getitem__(self, ref: str):
+        off, t = self._addr(ref)
+        bits = self.raw(ref)
+        if t.is_float:
+            return struct.unpack(_FLOAT_FMT[t.bits], bits.to_bytes(t.bytes, "little"))[0]
+        return bits
+
+    def __setitem__(self, ref: str, value) -> None:
+        off, t = self._addr(ref)
+        if t.is_float:
+            value = int.from_bytes(struct.pack(_FLOAT_FMT[t.bits], value), "little")
+        self.set_raw(ref, int(value))
+
+    def as_dict(self) -> dict:
+        """Every register's raw bits, by reference."""
+        return {ref: self.raw(ref) for ref in self._m.guest.state.refs()}
+
+
+@dataclass(order=True)
+class _Event:
+    when: int
+    seq: int
+    callback: Callable = field(compare=False)
+
+
+class Scheduler:
+    """Timed events in guest cycles. ``add(when, callback)`` runs ``callback(machine)`` once
+    the machine's cycle count reaches ``when`` (checked between regions: an event fires no
+    later than the end of the region running when it falls due). ``cancel(handle)``."""
+
+    def __init__(self):
+        self._heap: list[_Event] = []
+        self._seq = itertools.count()
+
+    def add(self, when: int, callback: Callable) -> _Event:
+        ev = _Event(int(when), next(self._seq), callback)
+        heapq.heappush(self._heap, ev)
+        return ev
+
+    def cancel(self, event: _Event) -> None:
+        event.callback = None
+
+    def next_time(self) -> Optional[int]:
+        while self._heap and self._heap[0].callback is None:
+            heapq.heappop(self._heap)
+        return self._heap[0].when if self._heap else None
+
+    def fire_due(self, machine: "Machine") -> None:
+        while True:
+            t = self.next_time()
+            if t is None or t > machine.cycles:
+                return
+            ev = heapq.heappop(self._heap)
+            machine.stats["events_fired"] += 1
+            ev.callback(machine)
+
+    def pending(self) -> list:
+        return sorted(e for e in self._heap if e.callback is not None)
+
+
+@dataclass
+class Snapshot:
+    """A saved machine: guest state and header bytes, the contents of every host-memory
+    mapping (by mapping name and base), the cycle count and the pending events."""
+
+    context: bytes
+    memory: dict
+    cycles: int
+    events: list
+
+
+class Machine:
+    """A guest running on a host.
+
+    ``guest``: a registered guest name, a ``Guest`` subclass or instance. ``host``: a host name
+    (default: ``$DYNAREC_HOST`` or the native one). ``code_cache_size`` in bytes.
+    ``disabled_passes``: pass names to switch off. ``verify``: run the IR verifier on every
+    region before compiling (a malformed region raises ``VerifyError`` instead of compiling).
+    ``keep_ir``: keep each region's IR text before and after passes on its ``CachedRegion``
+    (for reports). Raises ``RegistryError`` for unknown names.
+    """
+
+    def __init__(self, guest, host: Optional[str] = None, *, code_cache_size: int = DEFAULT_SIZE,
+                 disabled_passes: Iterable[str] = (), verify: bool = True,
+                 keep_ir: bool = False, host_features: Optional[set] = None):
+        if isinstance(guest, str):
+            guest = load_guest(guest)
+        if isinstance(guest, type):
+            guest = guest()
+        if not isinstance(guest, Guest):
+            raise TypeError(f"guest must be a name, a Guest subclass or instance, not {guest!r}")
+        self.guest = guest
+        host_cls = load_host(host) if (host is None or isinstance(host, str)) else host
+        self.host = host_cls(features=host_features)
+        self.stats = Stats()
+        self.memory = AddressSpace(guest.addr_bits, guest.page_bits, guest.big_endian)
+        self._ctx_buf = (ctypes.c_char * (ctxabi.GUEST_STATE_OFFSET + guest.state.size))()
+        self.context = ctxabi.ContextHeader.from_buffer(self._ctx_buf)
+        self.context_address = ctypes.addressof(self._ctx_buf)
+        self.regs = Registers(self)
+        self.scheduler = Scheduler()
+        self.cycles = 0
+        self.insns = 0
+        from .passes import run_passes, PASSES
+        unknown = set(disabled_passes) - set(PASSES)
+        if unknown:
+            raise ValueError(f"unknown pass(es) {', '.join(sorted(unknown))}; "
+                             f"known: {', '.join(PASSES)}")
+        self.disabled_passes = set(disabled_passes)
+        self.verify = verify
+        self.keep_ir = keep_ir
+        self.cache = CodeCache(code_cache_size, self.host.sync_icache)
+        self.dispatcher = self.host.build_dispatcher(self.cache)
+        self.cache.pin()
+        self.cache.on_flush(self._on_flush)
+        self.blocks = BlockCache()
+        self._functions: dict[str, int] = {}
+        self._keep_alive: list = []
+        self.helpers: dict[str, HelperImpl] = {}
+        guest.setup(self)
+
+    # --- registers and time ---------------------------------------------------------------
+
+    @property
+    def pc(self) -> int:
+        """The guest pc (the guest's ``pc_slot``)."""
+        return self.regs.raw(self.guest.pc_slot)
+
+    @pc.setter
+    def pc(self, value: int) -> None:
+        self.regs.set_raw(self.guest.pc_slot, value)
+
+    def account(self, cycles: int, insns: int) -> None:
+        """Add ``cycles``/``insns`` run by generated code to the machine's totals."""
+        self.cycles += cycles
+        self.insns += insns
+        self.stats["cycles"] = self.cycles
+
+    # --- helpers --------------------------------------------------------------------------
+
+    def add_helper(self, name: str, fn, params=(), results=(), pure: bool = False,
+                   native: bool = False) -> None:
+        """Register a helper translated code may ``call``: a Python callable (``native=False``)
+        or the host address of a C function. ``params``/``results`` are IR Types."""
+        self.helpers[name] = HelperImpl(HelperSig(name, tuple(params), tuple(results), pure),
+                                        "native" if native else "python", fn)
+
+    def _all_helpers(self) -> dict:
+        out = dict(self.guest.helpers)
+        out.update(self.helpers)
+        return out
+
+    # --- compiling ------------------------------------------------------------------------
+
+    def key(self, pc: int) -> RegionKey:
+        """The block-cache key of guest code at ``pc``."""
+        return RegionKey(pc, self.memory.page_identity(pc), self.guest.mode(self))
+
+    def lookup_or_compile(self, pc: int) -> int:
+        """Host entry address of the region at ``pc``, compiling it on a miss."""
+        entry = self.blocks.lookup(self.key(pc))
+        if entry is None:
+            entry = self.compile(pc)
+        return entry.code.entry
+
+    def compile(self, pc: int) -> CachedRegion:
+        """Translate, optimise and compile the region at ``pc``; cache and return it.
+        Raises ``GuestFault`` (code unmapped), ``VerifyError``, ``CompileError``."""
+        from .passes import run_passes
+        t0 = time.perf_counter()
+        key = self.key(pc)
+        module = self.guest.module()
+        for name, h in self._all_helpers().items():
+            module.helpers.setdefault(name, h.sig)
+        region = self.guest.translate(self, pc, module)
+        before = format_region(region) if self.keep_ir else None
+        code = self._compile_region(region, module)
+        guest_insns = sum(1 for i in region.insts() if i.op == "insn_start")
+        entry = CachedRegion(key, code, guest_insns)
+        if self.keep_ir:
+            entry.ir_before, entry.ir_after = before, format_region(region)
+        self.blocks.insert(entry)
+        st = self.stats
+        st["regions_compiled"] += 1
+        st["guest_insns_compiled"] += guest_insns
+        st["ir_ops_compiled"] += sum(len(b.insts) for b in region.blocks)
+        st["host_insns"] += code.host_insns
+        st["host_bytes"] += code.size
+        st["compile_time"] += time.perf_counter() - t0
+        return entry
+
+    def _compile_region(self, region: Region, module: Module):
+        from .ir.verifier import verify_region
+        from .passes import run_passes
+        for callee in self._callees(region, module):
+            if callee not in self._functions:
+                self._functions[callee] = -1                # in progress: recursion guard
+                fn = module.regions[callee]
+                self._functions[callee] = self._compile_region(fn, module).entry
+        if self.verify:
+            verify_region(region, module)
+        run_passes(region, module, disabled=self.disabled_passes)
+        if self.verify:
+            verify_region(region, module)
+        env = CompileEnv(state=module.state, memory=self.memory.abi(),
+                         exit_stub=self.dispatcher.exit_stub, helpers=self._all_helpers(),
+                         functions={n: a for n, a in self._functions.items() if a >= 0},
+                         keep_alive=self._keep_alive)
+        flushes = self.cache.flushes
+        code = self.host.compile(region, env, self.cache)
+        if self.cache.flushes != flushes:
+            self.stats["code_cache_flushes"] += self.cache.flushes - flushes
+            if env.functions:
+                # The flush dropped the callees this code calls: compile them again, then
+                # this region against their new addresses (the cache is nearly empty now).
+                for callee in env.functions:
+                    self._functions.setdefault(callee, -1)
+                    if self._functions[callee] < 0:
+                        self._functions[callee] = self.host.compile(
+                            module.regions[callee], env, self.cache).entry
+                env.functions = dict(self._functions)
+                code = self.host.compile(region, env, self.cache)
+        return code
+
+    @staticmethod
+    def _callees(region: Region, module: Module) -> list:
+        names = []
+        for inst in region.insts():
+            if inst.op == "call_fn" and inst.attrs["fn"] != region.name:
+                if inst.attrs["fn"] not in module.regions:
+                    raise CompileError(f"{region.name}: call_fn of unknown function "
+                                       f"{inst.attrs['fn']!r}")
+                names.append(inst.attrs["fn"])
+        return names
+
+    def _on_flush(self) -> None:
+        self.blocks.clear()
+        self._functions.clear()
+
+    def flush(self) -> None:
+        """Drop every compiled region (the next run recompiles on demand)."""
+        self.cache.flush()
+
+    # --- running --------------------------------------------------------------------------
+
+    def run(self, cycles: Optional[int] = None, *, errors: str = "raise") -> RunResult:
+        """Run for ``cycles`` guest cycles (``None``: until HALT, BREAKPOINT, an exception or
+        an error). Returns a ``RunResult``. A Python exception raised by a helper or MMIO
+        handler is re-raised unchanged (``errors="return"``: returned as an ERROR result); in
+        both cases the guest state is that at the start of the instruction that called it."""
+        if errors not in ("raise", "return"):
+            raise ValueError("errors must be 'raise' or 'return'")
+        return run_loop(self, cycles, errors)
+
+    def schedule(self, delay: int, callback: Callable) -> object:
+        """Call ``callback(machine)`` ``delay`` guest cycles from now; returns a handle for
+        ``scheduler.cancel``."""
+        return self.scheduler.add(self.cycles + delay, callback)
+
+    # --- snapshots ------------------------------------------------------------------------
+
+    def save(self) -> Snapshot:
+        """The whole machine state (registers, memory contents, time, pending events)."""
+        mem = {(m.name, m.base): bytes(m.buffer) for m in self.memory.ram_mappings()}
+        return Snapshot(bytes(self._ctx_buf), mem, self.cycles, self.scheduler.pending())
+
+    def restore(self, snap: Snapshot) -> None:
+        """Return to a state from ``save``. Compiled code is dropped (memory may hold other
+        code now). Raises ``ValueError`` if the memory map changed since the snapshot."""
+        current = {(m.name, m.base): m for m in self.memory.ram_mappings()}
+        if set(current) != set(snap.memory):
+            raise ValueError("the memory map differs from the snapshot's")
+        for k, data in snap.memory.items():
+            ctypes.memmove(current[k].buffer, data, len(data))
+        ctypes.memmove(self._ctx_buf, snap.context, len(snap.context))
+        self.cycles = snap.cycles
+        self.scheduler = Scheduler()
+        for ev in snap.events:
+            self.scheduler.add(ev.when, ev.callback)
+        self.flush()
+
+    def __repr__(self) -> str:
+        return f"<Machine guest={self.guest.name} host={self.host.name} pc={self.pc:#x}>"

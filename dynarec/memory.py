@@ -1,0 +1,283 @@
+"""The guest address space: pages with separate read and write targets.
+
+Guest addresses are ``addr_bits`` wide and split into pages of ``1 << page_bits`` bytes. Each
+page has a *read target* and a *write target*, each one of:
+
+* host memory (RAM, or ROM for reads): generated code accesses it inline through the page table;
+* a handler (MMIO, or a ROM whose writes switch banks): called synchronously from generated
+  code's slow path, with the machine state exact;
+* nothing: the access raises ``GuestFault``.
+
+Mappings need not be page-aligned: a page that is not wholly covered by one host-memory mapping
+goes through the slow path, which finds the mapping by address. Guest RAM is kept in guest byte
+order, so DMA, checksums, snapshots and the oracle all see the same bytes; accesses swap.
+
+The page table generated code reads is described in ``dynarec.host`` (memory fast-path ABI).
+"""
+
+from __future__ import annotations
+
+import bisect
+import ctypes
+from dataclasses import dataclass, field
+from typing import Callable, Optional
+
+from .errors import GuestFault
+from .host import MemoryABI
+
+ReadHandler = Callable[[int, int], int]            # (guest address, size in bytes) -> value
+WriteHandler = Callable[[int, int, int], None]     # (guest address, size, value)
+
+
+@dataclass(eq=False)
+class Mapping:
+    """One mapped range ``[base, base + size)`` of guest addresses.
+
+    ``buffer`` is the host memory behind it (a ctypes char array) or ``None`` for pure MMIO;
+    ``read``/``write`` are handlers used instead of the buffer for that direction (``None`` with
+    a buffer: plain memory; ``None`` without one: fault). ``writable`` False with no write
+    handler makes stores fault (ROM).
+    """
+
+    name: str
+    base: int
+    size: int
+    buffer: Optional[ctypes.Array] = None
+    read: Optional[ReadHandler] = None
+    write: Optional[WriteHandler] = None
+    writable: bool = True
+    offset: int = 0     # byte offset into ``buffer`` of guest address ``base`` (bank windows)
+
+    @property
+    def end(self) -> int:
+        return self.base + self.size
+
+    @property
+    def host_address(self) -> int:
+        """Host address of guest address ``base`` (``ValueError`` for MMIO)."""
+        if self.buffer is None:
+            raise ValueError(f"mapping {self.name!r} has no host memory")
+        return ctypes.addressof(self.buffer) + self.offset
+
+    def __repr__(self) -> str:
+        return f"<Mapping {self.name} {self.base:#x}..{self.end:#x}>"
+
+
+class AddressSpace:
+    """``addr_bits``-bit guest addresses, pages of ``1 << page_bits`` bytes, byte order
+    ``big_endian``. Raises ``ValueError`` for mappings that overlap or leave the address space.
+
+    ``page_table`` (ctypes array of ``2 * num_pages`` u64) is what generated code reads;
+    ``read``/``write``/``read_bytes``/``write_bytes`` are the Python side's accesses (the same
+    semantics as generated code, handlers included).
+    """
+
+    MAX_PAGES = 1 << 22
+
+    def __init__(self, addr_bits: int = 32, page_bits: int = 12, big_endian: bool = False):
+        if not 8 <= addr_bits <= 64 or not 4 <= page_bits <= addr_bits:
+            raise ValueError(f"unsupported address space: {addr_bits}-bit addresses, "
+                             f"{1 << page_bits}-byte pages")
+        if addr_bits - page_bits > 22:
+            raise ValueError(f"{addr_bits}-bit addresses with {1 << page_bits}-byte pages need "
+                             f"{1 << (addr_bits - page_bits)} page-table entries; use larger pages")
+        self.addr_bits = addr_bits
+        self.page_bits = page_bits
+        self.page_size = 1 << page_bits
+        self.big_endian = big_endian
+        self.byteorder = "big" if big_endian else "little"
+        self.num_pages = 1 << (addr_bits - page_bits)
+        self.page_table = (ctypes.c_uint64 * (2 * self.num_pages))()
+        self.mappings: list[Mapping] = []
+        self._starts: list[int] = []
+        self.slow_accesses = 0
+
+    # --- mapping --------------------------------------------------------------------------
+
+    def map_ram(self, base: int, size: int, name: str = "ram", data: bytes = b"",
+                writable: bool = True) -> Mapping:
+        """Map ``size`` bytes of zeroed host memory at ``base`` (``data`` copied to its start).
+        ``writable=False`` gives ROM (stores fault)."""
+        if len(data) > size:
+            raise ValueError(f"{len(data)} bytes of data do not fit in {name!r} ({size} bytes)")
+        buf = (ctypes.c_char * size)()
+        ctypes.memmove(buf, data, len(data))
+        return self.add(Mapping(name, base, size, buf, writable=writable))
+
+    def map_rom(self, base: int, data: bytes, name: str = "rom",
+                write: Optional[WriteHandler] = None) -> Mapping:
+        """Map ``data`` read-only at ``base``; stores call ``write(addr, size, value)`` (e.g.
+        an MBC switching banks) or fault when ``write`` is ``None``."""
+        buf = (ctypes.c_char * max(1, len(data)))()
+        ctypes.memmove(buf, data, len(data))
+        return self.add(Mapping(name, base, len(data), buf, write=write, writable=False))
+
+    def map_mmio(self, base: int, size: int, read: Optional[ReadHandler] = None,
+                 write: Optional[WriteHandler] = None, name: str = "mmio") -> Mapping:
+        """Map device registers: loads call ``read(addr, size)``, stores ``write(addr, size,
+        value)`` (absolute guest addresses, numeric values). A missing handler faults."""
+        return self.add(Mapping(name, base, size, None, read, write, writable=write is not None))
+
+    def add(self, m: Mapping) -> Mapping:
+        """Insert a mapping and rebuild the page-table entries it touches."""
+        if m.size <= 0:
+            raise ValueError(f"mapping {m.name!r} is empty")
+        if m.base < 0 or m.end > (1 << self.addr_bits):
+            raise ValueError(f"mapping {m.name!r} {m.base:#x}..{m.end:#x} leaves the "
+                             f"{self.addr_bits}-bit address space")
+        i = bisect.bisect_right(self._starts, m.base)
+        if (i > 0 and self.mappings[i - 1].end > m.base) or \
+                (i < len(self.mappings) and self.mappings[i].base < m.end):
+            other = self.mappings[i - 1] if i > 0 and self.mappings[i - 1].end > m.base \
+                else self.mappings[i]
+            raise ValueError(f"mapping {m.name!r} {m.base:#x}..{m.end:#x} overlaps {other!r}")
+        self.mappings.insert(i, m)
+        self._starts.insert(i, m.base)
+        self._refresh(m.base, m.end)
+        return m
+
+    def remove(self, m: Mapping) -> None:
+        """Unmap ``m`` (its range faults afterwards)."""
+        i = self.mappings.index(m)
+        del self.mappings[i]
+        del self._starts[i]
+        self._refresh(m.base, m.end)
+
+    def rebase(self, m: Mapping, buffer: ctypes.Array, offset: int = 0) -> None:
+        """Point ``m`` at other host memory (bank switching): generated code sees the new
+        bank on its next access."""
+        m.buffer = buffer
+        m.offset = offset
+        self._refresh(m.base, m.end)
+
+    def _refresh(self, start: int, end: int) -> None:
+        first = start >> self.page_bits
+        last = (end - 1) >> self.page_bits
+        for page in range(first, last + 1):
+            lo = page << self.page_bits
+            m = self.find(lo)
+            rd = wr = 0
+            if m is not None and m.buffer is not None and m.base <= lo and \
+                    lo + self.page_size <= m.end:
+                host = m.host_address + (lo - m.base)
+                rd = host if m.read is None else 0
+                wr = host if (m.write is None and m.writable) else 0
+            self.page_table[page] = rd
+            self.page_table[self.num_pages + page] = wr
+
+    def find(self, addr: int) -> Optional[Mapping]:
+        """The mapping containing guest address ``addr``, or ``None``."""
+        i = bisect.bisect_right(self._starts, addr) - 1
+        if i >= 0 and addr < self.mappings[i].end:
+            return self.mappings[i]
+        return None
+
+    def page_identity(self, addr: int) -> tuple:
+        """What backs the page holding ``addr``: ``(id of the host buffer, byte offset of the
+        page in it)``, or ``(0, page number)`` for unmapped or MMIO pages. Part of a region's
+        key, so a bank switch (``rebase``) selects other regions."""
+        m = self.find(addr)
+        page_start = addr >> self.page_bits << self.page_bits
+        if m is None or m.buffer is None:
+            return (0, page_start)
+        return (id(m.buffer), m.offset + page_start - m.base)
+
+    # --- accesses (Python side and generated code's slow path) ----------------------------
+
+    def _check(self, addr: int, size: int, write: bool) -> None:
+        if addr < 0 or addr + size > (1 << self.addr_bits):
+            raise GuestFault(addr, size, write, f"outside the {self.addr_bits}-bit address space")
+
+    def read(self, addr: int, size: int) -> int:
+        """Load ``size`` (1, 2, 4 or 8) bytes at ``addr`` as a number; ``GuestFault`` if
+        unmapped. Handlers are called as for generated code."""
+        self._check(addr, size, False)
+        m = self.find(addr)
+        if m is not None and addr + size <= m.end:
+            if m.read is not None:
+                return m.read(addr, size) & ((1 << (8 * size)) - 1)
+            if m.buffer is not None:
+                off = m.offset + addr - m.base
+                return int.from_bytes(m.buffer[off:off + size], self.byteorder)
+            raise GuestFault(addr, size, False, f"{m.name!r} is not readable")
+        if m is None:
+            raise GuestFault(addr, size, False)
+        data = bytes(self.read(addr + i, 1) for i in range(size))   # straddles mappings
+        return int.from_bytes(data, self.byteorder)
+
+    def write(self, addr: int, size: int, value: int) -> None:
+        """Store the low ``size`` bytes of ``value`` at ``addr``; ``GuestFault`` if unmapped or
+        read-only without a write handler."""
+        self._check(addr, size, True)
+        value &= (1 << (8 * size)) - 1
+        m = self.find(addr)
+        if m is not None and addr + size <= m.end:
+            if m.write is not None:
+                m.write(addr, size, value)
+                return
+            if m.buffer is not None and m.writable:
+                off = m.offset + addr - m.base
+                m.buffer[off:off + size] = value.to_bytes(size, self.byteorder)
+                return
+            raise GuestFault(addr, size, True, f"{m.name!r} is read-only")
+        if m is None:
+            raise GuestFault(addr, size, True)
+        for i, b in enumerate(value.to_bytes(size, self.byteorder)):
+            self.write(addr + i, 1, b)
+
+    def slow_load(self, addr: int, size: int) -> int:
+        """Generated code's load slow path (see ``dynarec.host``)."""
+        self.slow_accesses += 1
+        return self.read(addr, size)
+
+    def slow_store(self, addr: int, size: int, value: int) -> None:
+        """Generated code's store slow path (see ``dynarec.host``)."""
+        self.slow_accesses += 1
+        self.write(addr, size, value)
+
+    def read_bytes(self, addr: int, n: int) -> bytes:
+        """``n`` raw bytes (guest byte order) from host memory or handlers; ``GuestFault``."""
+        out = bytearray()
+        while n > 0:
+            m = self.find(addr)
+            if m is None:
+                raise GuestFault(addr, 1, False)
+            chunk = min(n, m.end - addr)
+            if m.buffer is not None and m.read is None:
+                off = m.offset + addr - m.base
+                out += m.buffer[off:off + chunk]
+            else:
+                out += bytes(self.read(addr + i, 1) for i in range(chunk))
+            addr += chunk
+            n -= chunk
+        return bytes(out)
+
+    def write_bytes(self, addr: int, data: bytes) -> None:
+        """Store raw bytes, as DMA does: into host memory directly (even ROM), through write
+        handlers for MMIO; ``GuestFault`` where nothing is mapped."""
+        pos = 0
+        while pos < len(data):
+            m = self.find(addr + pos)
+            if m is None:
+                raise GuestFault(addr + pos, 1, True)
+            chunk = min(len(data) - pos, m.end - (addr + pos))
+            if m.buffer is not None:
+                off = m.offset + addr + pos - m.base
+                m.buffer[off:off + chunk] = data[pos:pos + chunk]
+            else:
+                for i in range(chunk):
+                    self.write(addr + pos + i, 1, data[pos + i])
+            pos += chunk
+
+    def abi(self) -> MemoryABI:
+        """The fast-path description handed to backends."""
+        return MemoryABI(self.page_bits, self.addr_bits, self.num_pages, self.big_endian,
+                         self.slow_load, self.slow_store)
+
+    @property
+    def page_table_address(self) -> int:
+        return ctypes.addressof(self.page_table)
+
+    def ram_mappings(self) -> list:
+        """Mappings with host memory (what snapshots save)."""
+        return [m for m in self.mappings if m.buffer is not None]

@@ -1,0 +1,120 @@
+"""The run loop around the native dispatcher.
+
+``run_loop(machine, cycles)`` enters generated code, and on every return to Python decides what
+comes next from the context's exit fields: chain to the next region, fire scheduled events,
+stop at the cycle target, report a halt, breakpoint, guest exception or handler error. Python
+is only on this path between regions; inside a region, helpers and MMIO handlers are called
+synchronously by generated code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+from .context import ExitReason
+from .errors import DynarecError, GuestFault
+
+FAULT = -1      # RunResult.cause of a memory fault (GuestFault) -- guests map it to their own
+
+_EXIT_COUNTER = {
+    ExitReason.NEXT: "exits_next", ExitReason.BUDGET: "exits_budget",
+    ExitReason.HALT: "exits_halt", ExitReason.BREAKPOINT: "exits_breakpoint",
+    ExitReason.EXCEPTION: "exits_exception", ExitReason.ERROR: "exits_error",
+}
+
+
+@dataclass
+class RunResult:
+    """What ``Machine.run`` stopped for.
+
+    ``reason``: ``ExitReason`` (BUDGET, HALT, BREAKPOINT, EXCEPTION or ERROR). ``pc``: guest pc
+    where execution stopped (for EXCEPTION the faulting instruction's; nothing at ``pc`` has
+    run). ``cycles``: guest cycles this call ran. ``cause``: the trap cause for EXCEPTION
+    (``runtime.FAULT`` for a memory fault, with ``fault`` the ``GuestFault``). ``delay``: the
+    delay-slot flag of the instruction at ``pc``. ``error``: the exception, for ERROR results
+    (only with ``errors="return"``).
+    """
+
+    reason: ExitReason
+    pc: int
+    cycles: int
+    cause: Optional[int] = None
+    delay: int = 0
+    fault: Optional[GuestFault] = None
+    error: Optional[BaseException] = None
+
+    def __str__(self) -> str:
+        text = f"{self.reason.name} at pc={self.pc:#x} after {self.cycles} cycles"
+        if self.reason == ExitReason.EXCEPTION:
+            text += f" (cause {self.cause}" + (f": {self.fault}" if self.fault else "") + ")"
+        if self.error is not None:
+            text += f" ({type(self.error).__name__}: {self.error})"
+        return text
+
+
+UNLIMITED = (1 << 62)
+
+
+def run_loop(m, cycles: Optional[int], errors: str = "raise") -> RunResult:
+    """Run machine ``m`` for ``cycles`` guest cycles (``None``: until it stops by itself).
+
+    Stops at the first of: the cycle target (BUDGET; the last region may overrun it by less
+    than one region when it cannot be split), a HALT or BREAKPOINT exit, a guest exception, or
+    a handler error (re-raised unchanged, or returned as ERROR with ``errors="return"``).
+    Scheduled events fire at region boundaries once their time has come.
+    """
+    ctx = m.context
+    start = m.cycles
+    target = None if cycles is None else start + cycles
+    force = 0                        # cycles granted to a region that cannot be split
+    while True:
+        m.scheduler.fire_due(m)
+        stop = m.scheduler.next_time()
+        if target is not None:
+            stop = target if stop is None else min(stop, target)
+        if target is not None and m.cycles >= target:
+            return RunResult(ExitReason.BUDGET, m.pc, m.cycles - start)
+        budget = UNLIMITED if stop is None else max(stop - m.cycles, force)
+        force = 0
+        pc = m.pc
+        try:
+            entry = m.lookup_or_compile(pc)
+        except GuestFault as fault:
+            return RunResult(ExitReason.EXCEPTION, pc, m.cycles - start, FAULT, fault=fault)
+        ctx.budget = budget
+        ctx.insns = 0
+        m.stats["entries"] += 1
+        try:
+            reason = ExitReason(m.dispatcher.enter(m.context_address,
+                                                   m.memory.page_table_address, entry))
+        except BaseException as exc:       # a helper or handler raised inside generated code
+            m.account(budget - ctx.budget, ctx.insns)
+            m.stats["exits_error"] += 1
+            m.pc = ctx.next_pc
+            if isinstance(exc, GuestFault):
+                m.stats["exits_exception"] += 1
+                return RunResult(ExitReason.EXCEPTION, ctx.next_pc, m.cycles - start, FAULT,
+                                 ctx.exit_delay, fault=exc)
+            if errors == "return" and isinstance(exc, Exception):
+                return RunResult(ExitReason.ERROR, ctx.next_pc, m.cycles - start,
+                                 delay=ctx.exit_delay, error=exc)
+            raise
+        m.account(budget - ctx.budget, ctx.insns)
+        m.stats[_EXIT_COUNTER.get(reason, "exits_next")] += 1
+        m.pc = ctx.next_pc
+        if reason == ExitReason.NEXT:
+            continue
+        if reason == ExitReason.BUDGET:
+            if ctx.next_pc == pc and ctx.budget == budget:
+                # No progress: the region's first stretch costs more than the budget left.
+                # Run it anyway (exit_info holds its cost), so every run makes progress.
+                if target is not None and m.cycles >= target:
+                    return RunResult(ExitReason.BUDGET, m.pc, m.cycles - start)
+                force = max(int(ctx.exit_info), 1)
+            continue
+        if reason == ExitReason.ERROR:
+            raise DynarecError(f"generated code exited with ERROR at pc={ctx.next_pc:#x} "
+                               f"but no Python exception was pending")
+        cause = int(ctx.exit_info) if reason == ExitReason.EXCEPTION else None
+        return RunResult(reason, ctx.next_pc, m.cycles - start, cause, int(ctx.exit_delay))

@@ -1,0 +1,147 @@
+"""The x86-64 register file as the backend uses it, and the conventions of generated code.
+
+Register roles (System V AMD64 ABI, "AMD64 Architecture Processor Supplement" v1.0 section
+3.2: ``rbx rbp rsp r12-r15`` are callee-saved, everything else including all of ``xmm0-15``
+is caller-saved):
+
+=====================  ==================================================================
+``rbx``                context base (``dynarec.context``), fixed for the whole run
+``r15``                page-table base (``dynarec.host`` memory ABI), fixed
+``rsp``                stack; 16-byte aligned inside every region body
+``rax rcx rdx r11``    scratch of the lowering rules (implicit operands of ``mul``/``div``/
+                       shifts, address arithmetic, parallel-move temporaries); never allocated
+``xmm13-15``           float scratch of the lowering rules
+``rsi rdi r8 r9 r10``  allocatable, caller-saved
+``rbp r12 r13 r14``    allocatable, callee-saved (what values live across a call get)
+``xmm0-12``            allocatable floats (all caller-saved: floats live across a call spill)
+=====================  ==================================================================
+
+Frames. A block region resets ``rsp`` to the dispatcher's ``saved_sp`` and subtracts its frame
+on entry (so a region reached by a direct jump from another region needs no epilogue there);
+exits jump to the exit stub, which restores everything. A function region (``kind="function"``)
+is entered by ``call`` and pushes the callee-saved registers it allocates, then subtracts its
+frame. Frame layout, from ``rsp`` up (``Frame``): outgoing stack arguments, the save area the
+memory slow path and call sequences use for live caller-saved registers, call-result
+temporaries, spill slots (8 bytes each, whatever the type).
+
+Internal convention of ``call_fn`` (the one function regions follow): the System V convention
+for a non-variadic C function -- integer arguments in ``rdi rsi rdx rcx r8 r9``, floats in
+``xmm0-7`` (``f32`` in the low 32 bits), further arguments in 8-byte stack slots in order;
+integer results in ``rax`` then ``rdx``, float results in ``xmm0`` then ``xmm1`` (at most two
+of each). Integers narrower than 64 bits are passed and returned zero-extended. Native helpers
+are called the same way (so a native helper with two results returns a 16-byte struct).
+
+Value representation: an integer value of ``iN`` is held zero-extended in a full 64-bit
+register (``i1`` as 0 or 1); ``f32`` in the low 32 bits of an xmm register, ``f64`` in the low
+64 bits.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from dynarec.ir.types import Type
+
+CTX = "rbx"
+PAGE_TABLE = "r15"
+
+SCRATCH = ("rax", "rcx", "rdx", "r11")
+XSCRATCH = ("xmm13", "xmm14", "xmm15")
+
+ALLOC_CALLER_SAVED = ("rsi", "rdi", "r8", "r9", "r10")
+ALLOC_CALLEE_SAVED = ("rbp", "r12", "r13", "r14")
+ALLOC_XMM = tuple(f"xmm{i}" for i in range(13))
+
+INT_ARG_REGS = ("rdi", "rsi", "rdx", "rcx", "r8", "r9")
+FLOAT_ARG_REGS = tuple(f"xmm{i}" for i in range(8))
+INT_RESULT_REGS = ("rax", "rdx")
+FLOAT_RESULT_REGS = ("xmm0", "xmm1")
+
+# name of each general register at 64 / 32 / 16 / 8 bits (Intel SDM vol. 1 section 3.4.1.1)
+_LEGACY = {"rax": "a", "rbx": "b", "rcx": "c", "rdx": "d"}
+_INDEX = {"rsi": "si", "rdi": "di", "rbp": "bp", "rsp": "sp"}
+
+
+def _sub_names(r: str) -> dict:
+    if r in _LEGACY:
+        x = _LEGACY[r]
+        return {64: r, 32: f"e{x}x", 16: f"{x}x", 8: f"{x}l"}
+    if r in _INDEX:
+        x = _INDEX[r]
+        return {64: r, 32: f"e{x}", 16: x, 8: f"{x}l"}
+    return {64: r, 32: f"{r}d", 16: f"{r}w", 8: f"{r}b"}
+
+
+GPRS = ("rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi",
+        "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15")
+_NAMES = {r: _sub_names(r) for r in GPRS}
+
+
+def sub(reg: str, bits: int) -> str:
+    """The name of general register ``reg`` (64-bit name) at ``bits`` = 8/16/32/64
+    (``bits == 1`` reads as 8)."""
+    return _NAMES[reg][max(8, bits)]
+
+
+def op_bits(t: Type) -> int:
+    """Operand width an integer op on ``t`` computes at: 64 for ``i64``, else 32 (narrower
+    results are re-zero-extended afterwards)."""
+    return 64 if t.bits == 64 else 32
+
+
+@dataclass(frozen=True)
+class Reg:
+    """A value held in register ``name`` (64-bit GPR name, or ``xmmN``)."""
+
+    name: str
+
+    @property
+    def is_xmm(self) -> bool:
+        return self.name.startswith("xmm")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+@dataclass(frozen=True)
+class Mem:
+    """A value held in memory at ``[base + offset]`` (8 bytes; spill slots are ``rsp``-based)."""
+
+    offset: int
+    base: str = "rsp"
+
+    def ref(self, bits: int = 64) -> str:
+        """Intel-syntax memory operand of ``bits`` width."""
+        size = {8: "byte", 16: "word", 32: "dword", 64: "qword"}[max(8, bits)]
+        return f"{size} ptr [{self.base} + {self.offset}]"
+
+    def __str__(self) -> str:
+        return self.ref()
+
+
+Loc = Reg | Mem
+
+
+def is_float(t: Type) -> bool:
+    return t.is_float
+
+
+def sysv_classify(types, int_regs=INT_ARG_REGS, float_regs=FLOAT_ARG_REGS,
+                  stack_base: str = "rsp", stack_offset: int = 0) -> tuple:
+    """Assign System V argument locations to ``types`` (a sequence of ``Type``): returns
+    ``(locs, stack_bytes)`` where ``locs[i]`` is a ``Reg`` or an 8-byte ``Mem`` at
+    ``[stack_base + stack_offset + 8*k]`` (AMD64 psABI section 3.2.3: INTEGER class in the next
+    free integer register, SSE class in the next free xmm register, otherwise memory in order)."""
+    locs = []
+    ints, floats, stack = 0, 0, 0
+    for t in types:
+        if t.is_float and floats < len(float_regs):
+            locs.append(Reg(float_regs[floats]))
+            floats += 1
+        elif not t.is_float and ints < len(int_regs):
+            locs.append(Reg(int_regs[ints]))
+            ints += 1
+        else:
+            locs.append(Mem(stack_offset + 8 * stack, stack_base))
+            stack += 1
+    return locs, 8 * stack

@@ -16,27 +16,30 @@ rounded once to the destination format in the rounding mode asked for (``rne`` n
 zero sum of operands of opposite sign is +0, or -0 under ``rdn`` (IEEE 754-2019 section 6.3).
 
 Exception flags (bit 0 invalid, 1 divide-by-zero, 2 overflow, 3 underflow, 4 inexact) are those
-an x86-64 SSE/AVX instruction leaves in MXCSR with every exception masked, FTZ and DAZ off:
+an x86-64 SSE/AVX instruction leaves in MXCSR with every exception masked and FTZ/DAZ off
+(sections below are of the Intel 64 and IA-32 SDM, vol. 1; ``tests/ir/test_semantics_x86.py``
+checks every rule against the CPU it runs on, in all four rounding modes):
 
-* invalid: a signalling-NaN operand; inf - inf; 0 * inf; 0 / 0; inf / inf; sqrt of a value
-  below -0; float -> int conversion of a NaN, an infinity or a value whose rounded integer is
-  out of the result type's range (the result then saturates here instead of x86's "integer
-  indefinite"). Quiet-NaN operands raise nothing. (Intel SDM vol. 1 section 11.5.2.1 and
-  vol. 1 appendix E table E-11 / the CVTTSD2SI page: "#I" on NaN or out-of-range conversion.)
-* divide-by-zero: finite non-zero / +-0 (SDM vol. 1 section 11.5.2.2).
-* overflow: the result rounded with an unbounded exponent exceeds the format's largest finite
-  value; the result is inf or the largest finite value by rounding mode (SDM vol. 1 section
-  4.9.1.4, table 4-10); inexact is raised with it.
-* underflow: with underflow masked, x86 raises UE only when the result is both *tiny* and
-  inexact, and it detects tininess AFTER rounding: "the result of rounding with unbounded
-  exponent ... is non-zero and less than the smallest ... normalized" value (Intel SDM vol. 1
-  section 4.9.1.5 "Numeric Underflow Exception (#U)" and section 11.5.2.5 for SSE). A result
-  that is exact but subnormal raises nothing.
-* inexact: the delivered result differs from the exact one (SDM vol. 1 section 4.9.1.6),
-  including after overflow/underflow. An invalid conversion raises invalid only.
+* invalid (IE, sections 4.9.1.1 and 11.5.2.1): a signalling-NaN operand; inf - inf; 0 * inf;
+  0 / 0; inf / inf; sqrt of a value below -0; a float -> int conversion of a NaN, an infinity,
+  or a value whose rounded integer is outside the result type (x86 then returns "integer
+  indefinite"; the IR saturates instead, see the CVTSD2SI/CVTTSD2SI pages of vol. 2). Quiet-NaN
+  operands raise nothing. An invalid conversion raises invalid only, never inexact.
+* divide-by-zero (ZE, 4.9.1.3 and 11.5.2.3): finite non-zero / +-0.
+* overflow (OE, 4.9.1.4 and 11.5.2.4): the result rounded as if the exponent range were
+  unbounded exceeds the largest finite value; the result is inf or the largest finite value by
+  rounding mode (table 4-10), and inexact is raised with it.
+* underflow (UE, 4.9.1.5 and 11.5.2.5): x86 detects tininess AFTER rounding: a result is tiny
+  when, rounded to the format's precision with an unbounded exponent, it is non-zero and below
+  the smallest normal magnitude. With the exception masked, UE is set only for a result that
+  is tiny and also inexact; an exact subnormal result raises nothing.
+* inexact (PE, 4.9.1.6 and 11.5.2.6): the delivered result differs from the exact one.
 
-NaN results (of every op except ``fabs``/``fneg``/``bitcast``/``select``) are the region's
-default NaN, whatever the operands' payloads. ``fpromote`` of a signalling NaN raises invalid.
+NaN results (of every op except ``fabs``/``fneg``/``bitcast``/``select`` and ``fconst``, which
+are bit operations) are the region's default NaN, whatever the operands' payloads. Integer ->
+float conversions raise at most inexact; ``fpromote`` raises only invalid, for a signalling
+NaN. For i8/i16 conversion results, which x86 lacks, the same rules apply to the narrower
+range.
 
 Each op's meaning is one entry of ``SEMANTICS`` (op name -> function), grouped by family below.
 """
@@ -91,9 +94,10 @@ class FloatFormat:
         """A finite value's ``(negative, m, e)`` with value ``(-1)**negative * m * 2**e``."""
         exp = (x >> self.frac_bits) & self.exp_all_ones
         frac = x & self.frac_mask
+        negative = bool(x & self.sign_bit)
         if exp == 0:
-            return bool(x & self.sign_bit), frac, self.emin - self.frac_bits
-        return bool(x & self.sign_bit), frac | (1 << self.frac_bits), exp - self.bias - self.frac_bits
+            return negative, frac, self.emin - self.frac_bits
+        return negative, frac | (1 << self.frac_bits), exp - self.bias - self.frac_bits
 
 
 F32_FORMAT = FloatFormat(32, 24, "nan32", DEFAULT_NAN32)

@@ -1,1 +1,11 @@
-"""x86-64 host backend."""
+"""x86-64 host backend: ``X86_64Host`` (registered as the ``x86_64`` entry point of
+``dynarec.hosts``).
+
+Modules: ``features`` (CPU feature detection), ``regs`` (register roles and conventions),
+``regalloc`` (linear scan), ``emit`` (assembly text), ``codegen`` (lowering machinery),
+``lower`` (the rule table), ``dispatcher`` (enter/exit stubs), ``backend`` (the Host).
+"""
+
+from .backend import X86_64Host
+
+__all__ = ["X86_64Host"]

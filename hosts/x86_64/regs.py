@@ -20,9 +20,15 @@ Frames. A block region resets ``rsp`` to the dispatcher's ``saved_sp`` and subtr
 on entry (so a region reached by a direct jump from another region needs no epilogue there);
 exits jump to the exit stub, which restores everything. A function region (``kind="function"``)
 is entered by ``call`` and pushes the callee-saved registers it allocates, then subtracts its
-frame. Frame layout, from ``rsp`` up (``Frame``): outgoing stack arguments, the save area the
-memory slow path and call sequences use for live caller-saved registers, call-result
-temporaries, spill slots (8 bytes each, whatever the type).
+frame. Frame layout, from ``rsp`` up: outgoing stack arguments, call temporaries (a Python
+call's result object and converted results), spill slots (8 bytes each, whatever the type).
+The memory slow path calls a per-region stub that saves, on its own stack space, every
+caller-saved register the region allocates, so loads and stores clobber scratch registers only.
+
+MXCSR: a region with rounding-sensitive float ops loads its mode (rounding control from the
+region's ``rounding``, all exceptions masked, no FTZ/DAZ) at entry and after every call; before
+calling C or Python, generated code reloads the MXCSR ``enter`` saved; the exit stub restores
+it too.
 
 Internal convention of ``call_fn`` (the one function regions follow): the System V convention
 for a non-variadic C function -- integer arguments in ``rdi rsi rdx rcx r8 r9``, floats in
@@ -112,8 +118,7 @@ class Mem:
 
     def ref(self, bits: int = 64) -> str:
         """Intel-syntax memory operand of ``bits`` width."""
-        size = {8: "byte", 16: "word", 32: "dword", 64: "qword"}[max(8, bits)]
-        return f"{size} ptr [{self.base} + {self.offset}]"
+        return ptr(bits, f"{self.base} + {self.offset}")
 
     def __str__(self) -> str:
         return self.ref()
@@ -121,9 +126,13 @@ class Mem:
 
 Loc = Reg | Mem
 
+_PTR = {8: "byte", 16: "word", 32: "dword", 64: "qword"}
 
-def is_float(t: Type) -> bool:
-    return t.is_float
+
+def ptr(bits: int, address: str) -> str:
+    """Intel-syntax memory operand ``<size> ptr [address]`` for a ``bits``-wide access
+    (``bits == 1`` reads as a byte)."""
+    return f"{_PTR[max(8, bits)]} ptr [{address}]"
 
 
 def sysv_classify(types, int_regs=INT_ARG_REGS, float_regs=FLOAT_ARG_REGS,

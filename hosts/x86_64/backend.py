@@ -1,0 +1,114 @@
+"""``X86_64Host``: compile IR regions to x86-64 machine code with Keystone.
+
+``compile`` runs ``CodeGen`` (register allocation, then the lowering rules of ``lower.RULES``),
+hands the whole text to Keystone in ONE ``asm`` call at the code cache's next address and
+commits the bytes. Keystone reports statements (instructions and labels); a count that
+differs from the text's is treated as a mis-assembly.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import capstone
+import keystone
+
+from dynarec.errors import CodeCacheFull, CompileError
+from dynarec.host import CompiledRegion, Host
+
+from . import dispatcher, features as feats
+from .codegen import CodeGen
+from .lower import RULES
+
+BYTES_PER_LINE = 6         # code size estimate per assembly line (measured: 4-5 on average)
+
+
+class X86_64Host(Host):
+    """The x86-64 backend. ``features``: ``None`` detects the CPU (``features.detect``);
+    a set forces exactly those optional instructions (``set()``: baseline x86-64).
+    ``spill_all=True`` keeps every value in a stack slot (for tests: it exercises the
+    memory-operand form of every rule)."""
+
+    name = "x86_64"
+
+    def __init__(self, features=None, spill_all: bool = False):
+        super().__init__(feats.resolve(features))
+        self.spill_all = spill_all
+        self._ks = keystone.Ks(keystone.KS_ARCH_X86, keystone.KS_MODE_64)
+        self._cs = capstone.Cs(capstone.CS_ARCH_X86, capstone.CS_MODE_64)
+        self._serial = itertools.count()
+
+    # --- assembling ------------------------------------------------------------------------
+
+    def assemble(self, lines: list, address: int, what: str) -> bytes:
+        """Assemble Intel-syntax ``lines`` for RX ``address`` in one Keystone call; raises
+        ``CompileError`` naming ``what`` and the offending line."""
+        text = "\n".join(lines) + "\n"
+        try:
+            encoding, count = self._ks.asm(text, address)
+        except keystone.KsError as e:
+            raise CompileError(f"{what}: Keystone rejected the assembly ({e}): "
+                               f"{self._bad_line(lines)}") from None
+        if count != len(lines):
+            raise CompileError(f"{what}: Keystone assembled {count} of {len(lines)} statements")
+        return bytes(encoding or b"")
+
+    def _bad_line(self, lines: list) -> str:
+        """The first line Keystone rejects on its own (label references are fine)."""
+        for number, line in enumerate(lines, 1):
+            if line.endswith(":"):
+                continue
+            try:
+                self._ks.asm(line, 0)
+            except keystone.KsError as e:
+                if e.errno != keystone.KS_ERR_ASM_SYMBOL_MISSING:
+                    return f"line {number}: {line.strip()!r}"
+        return "(no single line fails alone)"
+
+    def _place(self, lines: list, cache, what: str) -> tuple:
+        """Reserve room (by estimate), assemble at the cache's next address, commit; if the
+        code turns out not to fit, reserve its real size (which may flush the cache) and
+        assemble again at the new address. Returns ``(address, code)``; raises
+        ``CodeCacheFull`` if the code exceeds the whole cache."""
+        try:
+            cache.reserve(len(lines) * BYTES_PER_LINE)
+        except CodeCacheFull:
+            pass                                   # only an estimate: the real size decides
+        address = cache.next_address
+        code = self.assemble(lines, address, what)
+        if not cache.fits(len(code)):
+            cache.reserve(len(code))
+            address = cache.next_address
+            code = self.assemble(lines, address, what)
+        return cache.commit(code, at=address), code
+
+    # --- the Host protocol -----------------------------------------------------------------
+
+    def build_dispatcher(self, cache) -> dispatcher.X86_64Dispatcher:
+        """Assemble the enter and exit stubs (dispatcher.py) into ``cache``."""
+        enter_size = len(self.assemble(dispatcher.ENTER, 0, "dispatcher"))
+        entry, _ = self._place(dispatcher.ENTER + dispatcher.EXIT, cache, "dispatcher")
+        return dispatcher.X86_64Dispatcher(entry, entry + enter_size)
+
+    def compile(self, region, env, cache) -> CompiledRegion:
+        """Compile ``region`` (``kind`` ``"block"`` or ``"function"``) into ``cache``.
+        Raises ``CompileError`` naming the region (and op or assembly line) for anything it
+        cannot compile, ``CodeCacheFull`` if the code exceeds the whole cache."""
+        if region.kind not in ("block", "function"):
+            raise CompileError(f"region {region.name}: unknown kind {region.kind!r}")
+        if not region.blocks:
+            raise CompileError(f"region {region.name} has no blocks")
+        asm = CodeGen(region, env, self.features, f"r{next(self._serial)}",
+                      self.spill_all).generate(RULES)
+        lines = asm.lines()
+        entry, code = self._place(lines, cache, f"region {region.name}")
+        return CompiledRegion(region.name, entry, len(code), asm.text(), asm.counts()[1])
+
+    def sync_icache(self, address: int, nbytes: int) -> None:
+        """Nothing to do: x86 keeps instruction fetch coherent with stores (Intel SDM vol. 3
+        section 11.6, self-modifying code; the RW and RX views alias physically)."""
+
+    def disassemble(self, code: bytes, address: int) -> list:
+        """Capstone listing: ``"0x<address>: <mnemonic> <operands>"`` per instruction."""
+        return [f"{i.address:#x}: {i.mnemonic} {i.op_str}".rstrip()
+                for i in self._cs.disasm(bytes(code), address)]

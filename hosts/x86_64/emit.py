@@ -1,0 +1,62 @@
+"""Assembly text buffer: main code, far code, labels.
+
+Lines are Intel-syntax Keystone input. The main body is emitted in block order; *far code*
+(slow paths, NaN fix-ups, exits taken rarely) is collected separately and placed after the
+main body, so the common path falls through without taken branches (the layout QEMU's TCG
+uses for its softmmu slow paths).
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+
+class Asm:
+    """Collects one region's assembly. ``prefix`` makes the region's labels unique and keeps
+    them from looking like register names or numbers to Keystone (labels read ``L<prefix>_
+    <hint><n>``)."""
+
+    def __init__(self, prefix: str):
+        self.prefix = prefix
+        self.main: list = []
+        self._far: list = []
+        self._target = self.main
+        self._count = 0
+
+    def label(self, hint: str = "l") -> str:
+        """A fresh label name (not yet placed)."""
+        self._count += 1
+        return f"L{self.prefix}_{hint}{self._count}"
+
+    def __call__(self, line: str) -> None:
+        """Append one instruction to the current section."""
+        self._target.append("    " + line)
+
+    def place(self, label: str) -> None:
+        """Bind ``label`` to the current position of the current section."""
+        self._target.append(f"{label}:")
+
+    @contextlib.contextmanager
+    def far(self):
+        """Emit into far code for the duration of the ``with`` block. The far block must end
+        in an unconditional jump or exit: it is placed after unrelated code."""
+        saved, block = self._target, []
+        self._target = block
+        try:
+            yield
+        finally:
+            self._target = saved
+            self._far.extend(block)
+
+    def lines(self) -> list:
+        """Every line, main body first, then far code."""
+        return self.main + self._far
+
+    def text(self) -> str:
+        return "\n".join(self.lines()) + "\n"
+
+    def counts(self) -> tuple:
+        """``(statements, instructions)``: Keystone counts labels as statements too."""
+        lines = self.lines()
+        labels = sum(1 for line in lines if line.endswith(":"))
+        return len(lines), len(lines) - labels

@@ -78,7 +78,7 @@ class CorpusGuest(Guest):
 
     def translate(self, machine, pc, module):
         from dynarec.ir.parser import parse_region
-        return module.add(parse_region(self.regions[pc], module))
+        return parse_region(self.regions[pc], module)      # adds it to the module
 
 
 def main(argv=None) -> None:

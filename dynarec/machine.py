@@ -141,7 +141,7 @@ class Machine:
     ``guest``: a registered guest name, a ``Guest`` subclass or instance. ``host``: a host name
     (default: ``$DYNAREC_HOST`` or the native one). ``code_cache_size`` in bytes.
     ``disabled_passes``: pass names to switch off. ``verify``: run the IR verifier on every
-    region before compiling (a malformed region raises ``VerifyError`` instead of compiling).
+    region the frontend produces, before the passes (a malformed region raises ``VerifyError`` instead of compiling).
     ``keep_ir``: keep each region's IR text before and after passes on its ``CachedRegion``
     (for reports). Raises ``RegistryError`` for unknown names.
     """
@@ -264,10 +264,8 @@ class Machine:
                 fn = module.regions[callee]
                 self._functions[callee] = self._compile_region(fn, module).entry
         if self.verify:
-            verify_region(region, module)
+            verify_region(region, module)       # the frontend's output; passes keep it valid
         run_passes(region, module, disabled=self.disabled_passes)
-        if self.verify:
-            verify_region(region, module)
         env = CompileEnv(state=module.state, memory=self.memory.abi(),
                          exit_stub=self.dispatcher.exit_stub, helpers=self._all_helpers(),
                          functions={n: a for n, a in self._functions.items() if a >= 0},
@@ -316,7 +314,10 @@ class Machine:
         both cases the guest state is that at the start of the instruction that called it."""
         if errors not in ("raise", "return"):
             raise ValueError("errors must be 'raise' or 'return'")
-        return run_loop(self, cycles, errors)
+        try:
+            return run_loop(self, cycles, errors)
+        finally:
+            self.stats["slow_memory_accesses"] = self.memory.slow_accesses
 
     def schedule(self, delay: int, callback: Callable) -> object:
         """Call ``callback(machine)`` ``delay`` guest cycles from now; returns a handle for

@@ -167,12 +167,8 @@ class Machine:
         self.scheduler = Scheduler()
         self.cycles = 0
         self.insns = 0
-        from .passes import run_passes, PASSES
-        unknown = set(disabled_passes) - set(PASSES)
-        if unknown:
-            raise ValueError(f"unknown pass(es) {', '.join(sorted(unknown))}; "
-                             f"known: {', '.join(PASSES)}")
-        self.disabled_passes = set(disabled_passes)
+        from .passes import check_names
+        self.disabled_passes = set(check_names(disabled_passes))
         self.verify = verify
         self.keep_ir = keep_ir
         self.cache = CodeCache(code_cache_size, self.host.sync_icache)

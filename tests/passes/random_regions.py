@@ -7,8 +7,9 @@ in ``exit``/``trap``/``br``/``brif``/``br_table``. Branches go forward, except l
 to blocks that start with an ``insn_start``; each back edge is guarded by decrementing the
 ``count`` state slot, so every run terminates. Some blocks continue the instruction of their
 predecessor (no ``insn_start``). Memory accesses stay inside a 512-byte RAM at 0x100 except
-for rare loads from 0x10000 (unmapped: they fault). Constants are drawn often, from edge values,
-so the folder has work. Before its terminator a block stores a few of its computed values in
+for rare ones at 0x10000 (unmapped: they fault). Constants are drawn often, from edge values,
+so the folder has work; ``get``/``put`` ops use the first two slots of each type, so the
+forwarder has work. Before its terminator a block stores a few of its computed values in
 state slots that ops otherwise leave alone (``r[2]``, ``r[3]``), and all its parameters, so
 wrong results show.
 

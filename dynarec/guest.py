@@ -50,6 +50,12 @@ class Guest:
         """The mode word of the region key (processor mode bits that change decoding)."""
         return 0
 
+    def code_address(self, machine, pc: int) -> int:
+        """The address-space address the instruction at guest ``pc`` is fetched from (for
+        guests whose pc is virtual: the physical address). Keys regions by what backs them.
+        The default is ``pc`` itself."""
+        return pc
+
     def translate(self, machine, pc: int, module: Module) -> Region:
         """Decode guest code at ``pc`` into a block region added to ``module``. Reads guest
         memory through ``machine.memory``. Raises ``GuestFault`` if the code is unmapped."""

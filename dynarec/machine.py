@@ -216,7 +216,8 @@ class Machine:
 
     def key(self, pc: int) -> RegionKey:
         """The block-cache key of guest code at ``pc``."""
-        return RegionKey(pc, self.memory.page_identity(pc), self.guest.mode(self))
+        page = self.memory.page_identity(self.guest.code_address(self, pc))
+        return RegionKey(pc, page, self.guest.mode(self))
 
     def lookup_or_compile(self, pc: int) -> int:
         """Host entry address of the region at ``pc``, compiling it on a miss."""

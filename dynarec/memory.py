@@ -91,6 +91,8 @@ class AddressSpace:
         self.mappings: list[Mapping] = []
         self._starts: list[int] = []
         self.slow_accesses = 0
+        self.store_log: Optional[list] = None      # (address, size, value) while logging
+        self.read_log: Optional[list] = None       # handler reads while logging
 
     # --- mapping --------------------------------------------------------------------------
 
@@ -161,7 +163,8 @@ class AddressSpace:
                     lo + self.page_size <= m.end:
                 host = m.host_address + (lo - m.base)
                 rd = host if m.read is None else 0
-                wr = host if (m.write is None and m.writable) else 0
+                logging = self.store_log is not None
+                wr = host if (m.write is None and m.writable and not logging) else 0
             self.page_table[page] = rd
             self.page_table[self.num_pages + page] = wr
 
@@ -228,12 +231,29 @@ class AddressSpace:
     def slow_load(self, addr: int, size: int) -> int:
         """Generated code's load slow path (see ``dynarec.host``)."""
         self.slow_accesses += 1
-        return self.read(addr, size)
+        value = self.read(addr, size)
+        if self.read_log is not None:
+            m = self.find(addr)
+            if m is None or m.read is not None:
+                self.read_log.append((addr, size, value))
+        return value
 
     def slow_store(self, addr: int, size: int, value: int) -> None:
         """Generated code's store slow path (see ``dynarec.host``)."""
         self.slow_accesses += 1
+        if self.store_log is not None:
+            self.store_log.append((addr, size, value & ((1 << (8 * size)) - 1)))
         self.write(addr, size, value)
+
+    def log_accesses(self, on: bool = True) -> None:
+        """Start (or stop) logging every store generated code makes and every load answered
+        by a handler (device reads), in ``store_log``/``read_log`` as ``(address, size,
+        value)``. While logging, every store takes the slow path so none is missed; a
+        lockstep runner compares these logs with the oracle's and replays device reads."""
+        self.store_log = [] if on else None
+        self.read_log = [] if on else None
+        for m in self.mappings:
+            self._refresh(m.base, m.end)
 
     def read_bytes(self, addr: int, n: int) -> bytes:
         """``n`` raw bytes (guest byte order) from host memory or handlers; ``GuestFault``."""

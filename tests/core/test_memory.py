@@ -109,3 +109,16 @@ def test_write_then_read_round_trips(addr, size, value, big):
     assert s.read(addr, size) == value & ((1 << (8 * size)) - 1)
     want = (value & ((1 << (8 * size)) - 1)).to_bytes(size, "big" if big else "little")
     assert s.read_bytes(addr, size) == want
+
+
+def test_logging_sends_every_store_to_the_slow_path_and_records_device_reads():
+    s = AddressSpace(addr_bits=16, page_bits=8)
+    ram = s.map_ram(0, 0x200)
+    s.map_mmio(0x300, 0x10, read=lambda a, n: 0x42)
+    s.log_accesses()
+    assert entry(s, 0x100, write=True) == 0 and entry(s, 0x100) == ram.host_address + 0x100
+    s.slow_store(0x10, 2, 0x12345)
+    assert s.slow_load(0x300, 1) == 0x42 and s.slow_load(0x10, 2) == 0x2345
+    assert s.store_log == [(0x10, 2, 0x2345)] and s.read_log == [(0x300, 1, 0x42)]
+    s.log_accesses(False)
+    assert entry(s, 0x100, write=True) == ram.host_address + 0x100 and s.store_log is None

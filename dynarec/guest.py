@@ -64,6 +64,26 @@ class Guest:
     def setup(self, machine) -> None:
         """Called once by ``Machine``: map default memory, register helpers, reset state."""
 
+    # --- for the command-line tools (dynarec-run, dynarec-diff) --------------------------
+
+    def load_program(self, machine, image, entry: Optional[int] = None):
+        """Set ``machine`` up as this guest's simple system for a bare program (a
+        ``dynarec.loader.Image``) and return an object with ``output`` (bytearray the program
+        prints to) and ``entry``. Raises ``LoadError`` for an image that does not fit."""
+        raise NotImplementedError(f"the {self.name} guest does not run bare program files")
+
+    def pc_from_address(self, address: int) -> int:
+        """The guest pc for an address as a program file states it (MIPS sign-extends)."""
+        return address
+
+    def oracle(self):
+        """A fresh oracle (``dynarec.oracle.Oracle``) for lockstep runs."""
+        raise NotImplementedError(f"the {self.name} guest has no oracle")
+
+    def disassemble(self, code: bytes, address: int) -> list:
+        """Lines of guest disassembly of ``code`` at guest ``address`` (for reports)."""
+        return [f"{address + i:#x}: .byte {b:#04x}" for i, b in enumerate(code)]
+
 
 class IRGuest(Guest):
     """A guest whose code is given as IR: ``IRGuest(module_text_or_module)``.

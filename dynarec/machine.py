@@ -177,6 +177,7 @@ class Machine:
         self.cache.on_flush(self._on_flush)
         self.blocks = BlockCache()
         self._functions: dict[str, int] = {}
+        self._halts: set = set()
         self._keep_alive: list = []
         self.helpers: dict[str, HelperImpl] = {}
         guest.setup(self)
@@ -214,6 +215,24 @@ class Machine:
 
     # --- compiling ------------------------------------------------------------------------
 
+    def halt_at(self, pc: int) -> None:
+        """Make guest ``pc`` a halt point: reaching it ends ``run`` with HALT (the
+        ``--until`` of the command-line tools). Compiled code is dropped so no region runs
+        through it."""
+        self._halts.add(pc)
+        self.flush()
+
+    def is_stop_point(self, pc: int) -> bool:
+        """True if a region must end before guest ``pc`` (a halt point). Frontends ask this
+        for every instruction after a region's first."""
+        return pc in self._halts
+
+    def _stop_region(self, pc: int, module: Module) -> Region:
+        region = module.add(Region(f"halt_{pc:x}", pc=pc, attrs=self.guest.region_attrs()))
+        from .ir.builder import Builder
+        Builder(region, module).exit(kind="halt", pc=pc)
+        return region
+
     def key(self, pc: int) -> RegionKey:
         """The block-cache key of guest code at ``pc``."""
         page = self.memory.page_identity(self.guest.code_address(self, pc))
@@ -235,7 +254,10 @@ class Machine:
         module = self.guest.module()
         for name, h in self._all_helpers().items():
             module.helpers.setdefault(name, h.sig)
-        region = self.guest.translate(self, pc, module)
+        if pc in self._halts:
+            region = self._stop_region(pc, module)
+        else:
+            region = self.guest.translate(self, pc, module)
         before = format_region(region) if self.keep_ir else None
         code = self._compile_region(region, module)
         guest_insns = sum(1 for i in region.insts() if i.op == "insn_start")
@@ -304,15 +326,17 @@ class Machine:
 
     # --- running --------------------------------------------------------------------------
 
-    def run(self, cycles: Optional[int] = None, *, errors: str = "raise") -> RunResult:
+    def run(self, cycles: Optional[int] = None, *, errors: str = "raise",
+            max_regions: Optional[int] = None) -> RunResult:
         """Run for ``cycles`` guest cycles (``None``: until HALT, BREAKPOINT, an exception or
         an error). Returns a ``RunResult``. A Python exception raised by a helper or MMIO
         handler is re-raised unchanged (``errors="return"``: returned as an ERROR result); in
-        both cases the guest state is that at the start of the instruction that called it."""
+        both cases the guest state is that at the start of the instruction that called it.
+        ``max_regions``: also stop (reason NEXT) after that many regions have run."""
         if errors not in ("raise", "return"):
             raise ValueError("errors must be 'raise' or 'return'")
         try:
-            return run_loop(self, cycles, errors)
+            return run_loop(self, cycles, errors, max_regions)
         finally:
             self.stats["slow_memory_accesses"] = self.memory.slow_accesses
 

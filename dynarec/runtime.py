@@ -56,13 +56,16 @@ class RunResult:
 UNLIMITED = (1 << 62)
 
 
-def run_loop(m, cycles: Optional[int], errors: str = "raise") -> RunResult:
+def run_loop(m, cycles: Optional[int], errors: str = "raise",
+             max_regions: Optional[int] = None) -> RunResult:
     """Run machine ``m`` for ``cycles`` guest cycles (``None``: until it stops by itself).
 
     Stops at the first of: the cycle target (BUDGET; the last region may overrun it by less
     than one region when it cannot be split), a HALT or BREAKPOINT exit, a guest exception, or
     a handler error (re-raised unchanged, or returned as ERROR with ``errors="return"``).
-    Scheduled events fire at region boundaries once their time has come.
+    Scheduled events fire at region boundaries once their time has come. With
+    ``max_regions``, it also stops (reason NEXT) after that many entries into generated code:
+    a lockstep runner compares state there.
     """
     ctx = m.context
     start = m.cycles
@@ -75,6 +78,10 @@ def run_loop(m, cycles: Optional[int], errors: str = "raise") -> RunResult:
             stop = target if stop is None else min(stop, target)
         if target is not None and m.cycles >= target:
             return RunResult(ExitReason.BUDGET, m.pc, m.cycles - start)
+        if max_regions is not None:
+            if max_regions <= 0:
+                return RunResult(ExitReason.NEXT, m.pc, m.cycles - start)
+            max_regions -= 1
         budget = UNLIMITED if stop is None else max(stop - m.cycles, force)
         force = 0
         pc = m.pc

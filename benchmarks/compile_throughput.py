@@ -107,7 +107,7 @@ def main(argv=None) -> None:
         for pc in texts:
             m.compile(pc)
         pipeline.append(time.perf_counter() - t0)
-        asm_texts = [e.code.asm for e in m.blocks]
+        asm_texts = [(e.code.asm, e.code.entry) for e in m.blocks]
         host_insns = m.stats["host_insns"]
         t0 = time.perf_counter()
         from dynarec.ir.parser import parse_region
@@ -117,21 +117,21 @@ def main(argv=None) -> None:
 
     ks = keystone.Ks(keystone.KS_ARCH_X86, keystone.KS_MODE_64)
     whole, per_insn = [], []
-    lines = [ln for text in asm_texts for ln in text.splitlines()
+    lines = [(ln, entry) for text, entry in asm_texts for ln in text.splitlines()
              if ln.strip() and not ln.strip().endswith(":") and not ln.strip().startswith(";")]
     sample = lines[:2000]
     for _ in range(args.repeat):
         t0 = time.perf_counter()
         n = 0
-        for text in asm_texts:
-            enc, count = ks.asm(text, 0x10000)
+        for text, entry in asm_texts:          # at its own address: exits jump to stubs
+            enc, count = ks.asm(text, entry)
             n += count
         whole.append((time.perf_counter() - t0) / n)
         t0 = time.perf_counter()
         done = 0
-        for ln in sample:
+        for ln, entry in sample:
             try:
-                ks.asm(ln, 0x10000)
+                ks.asm(ln, entry)
                 done += 1
             except keystone.KsError:
                 pass                       # lines that need labels of their own region

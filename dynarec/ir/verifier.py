@@ -125,6 +125,40 @@ def _reverse_postorder(region: Region) -> list:
     return post[::-1]
 
 
+class _RowInfo:
+    """What checking an instruction against one ``OpDef`` needs, computed once per row:
+    operand specs (without a trailing ``*``), result specs (without ``?``), the attributes by
+    name and the context check."""
+
+    __slots__ = ("row", "args", "variadic", "results", "required", "attrs", "known",
+                 "allowed", "exact", "terminator", "context", "valid")
+
+    def __init__(self, row: OpDef):
+        self.row = row
+        self.variadic = row.variadic
+        self.args = row.args[:-1] if self.variadic else row.args
+        self.results = tuple(s.lstrip("?") for s in row.results)
+        self.required = sum(1 for s in row.results if not s.startswith("?"))
+        self.attrs = tuple((a, ATTR_KINDS[a.kind]) for a in row.attrs)
+        self.known = {a.name: a for a in row.attrs}
+        self.allowed = TYPE_CLASSES[row.types]
+        self.exact = {s: Type.parse(s) for s in self.args + self.results
+                      if s not in ("T", "I", "F", "X", "*")}
+        self.terminator = row.is_terminator
+        self.context = _CONTEXT_CHECKS.get(row.name)
+        self.valid: set = set()          # (operand types, result types) that passed
+
+
+_ROW_INFO: dict = {}
+
+
+def _row_info(row: OpDef) -> _RowInfo:
+    info = _ROW_INFO.get(row.name)
+    if info is None or info.row is not row:
+        info = _ROW_INFO[row.name] = _RowInfo(row)
+    return info
+
+
 class _RegionChecker:
     """One verification run over one region; ``problems`` collects the messages."""
 
@@ -132,6 +166,7 @@ class _RegionChecker:
         self.region = region
         self.module = module
         self.problems: list = []
+        self.slot_types: dict = {}       # slot reference -> Type, or the KeyError's message
 
     # --- reporting ------------------------------------------------------------------------
 
@@ -157,6 +192,7 @@ class _RegionChecker:
             if b.name in names:
                 self.report(b, None, "block name used twice")
             names.add(b.name)
+        self.block_ids = {id(b) for b in region.blocks}
         self.check_entry()
         self.defs = self.collect_definitions()
         for block in region.blocks:
@@ -202,30 +238,39 @@ class _RegionChecker:
         if not block.insts:
             self.report(block, None, "is empty (a block needs a terminator)")
             return
+        last = len(block.insts) - 1
         for pos, inst in enumerate(block.insts):
             row = OPS.get(inst.op)
             if row is None:
                 self.report(block, inst, f"unknown op {inst.op!r}")
                 continue
-            last = pos == len(block.insts) - 1
-            if row.is_terminator and not last:
+            info = _ROW_INFO.get(inst.op)
+            if info is None or info.row is not row:
+                info = _row_info(row)
+            if info.terminator and pos != last:
                 self.report(block, inst, "terminator in the middle of the block")
-            if last and not row.is_terminator:
+            if pos == last and not info.terminator:
                 self.report(block, inst, "the block does not end in a terminator")
-            self.check_inst(block, inst, row)
+            self.check_inst(block, inst, info)
 
-    def check_inst(self, block: Block, inst: Inst, row: OpDef) -> None:
+    def check_inst(self, block: Block, inst: Inst, info: _RowInfo) -> None:
         operands_ok = self.check_values(block, inst, inst.args, "operand")
         results_ok = self.check_values(block, inst, inst.results, "result")
-        self.check_attrs(block, inst, row)
+        if inst.attrs or info.attrs:
+            self.check_attrs(block, inst, info)
         if operands_ok and results_ok:
-            self.check_signature(block, inst, row)
-            check = _CONTEXT_CHECKS.get(inst.op)
-            if check is not None:
-                check(self, block, inst)
-        self.check_targets(block, inst, row)
+            self.check_signature(block, inst, info)
+            if info.context is not None:
+                info.context(self, block, inst)
+        if inst.targets or info.row.targets:
+            self.check_targets(block, inst, info.row)
 
     def check_values(self, block, inst, values, what) -> bool:
+        for v in values:
+            if not isinstance(v, Value) or v.type.__class__ is not Type:
+                break
+        else:
+            return True
         ok = True
         for i, v in enumerate(values):
             if not isinstance(v, Value) or not isinstance(v.type, Type):
@@ -233,11 +278,20 @@ class _RegionChecker:
                 ok = False
         return ok
 
-    def check_signature(self, block: Block, inst: Inst, row: OpDef) -> None:
+    def check_signature(self, block: Block, inst: Inst, info: _RowInfo) -> None:
         args, results = inst.args, inst.results
-        arg_specs = list(row.args)
-        if row.variadic:
-            arg_specs.pop()
+        key = (tuple([a.type.text for a in args]), tuple([r.type.text for r in results]))
+        if key in info.valid:            # the outcome depends on the types alone
+            return
+        before = len(self.problems)
+        self.check_types(block, inst, info)
+        if len(self.problems) == before:
+            info.valid.add(key)
+
+    def check_types(self, block: Block, inst: Inst, info: _RowInfo) -> None:
+        args, results = inst.args, inst.results
+        arg_specs = info.args
+        if info.variadic:
             if len(args) < len(arg_specs):
                 self.report(block, inst, f"needs at least {len(arg_specs)} operand(s), "
                             f"has {len(args)}")
@@ -247,53 +301,52 @@ class _RegionChecker:
             return
         if inst.op in ("call", "call_fn"):
             return                                # the callee's signature decides
-        required = [s for s in row.results if not s.startswith("?")]
-        if not len(required) <= len(results) <= len(row.results):
-            want = str(len(required)) if len(required) == len(row.results) else \
-                f"{len(required)} to {len(row.results)}"
+        required, total = info.required, len(info.results)
+        if not required <= len(results) <= total:
+            want = str(required) if required == total else f"{required} to {total}"
             self.report(block, inst, f"needs {want} result(s), has {len(results)}")
             return
         before = len(self.problems)
         tvar = None
-        slots = [("operand", i, s, v) for i, (s, v) in enumerate(zip(arg_specs, args))] + \
-                [("result", i, s.lstrip("?"), v) for i, (s, v) in enumerate(zip(row.results,
-                                                                               results))]
-        for what, i, spec, v in slots:
-            name = f"{what} {i + 1} (v{v.id}:{v.type})"
-            if spec == "T":
-                allowed = TYPE_CLASSES[row.types]
-                if tvar is None:
-                    tvar = v.type
-                    if tvar not in allowed:
-                        self.report(block, inst, f"{name}: type {tvar} is not allowed "
-                                    f"(the op takes {row.types} types)")
-                elif v.type is not tvar:
-                    self.report(block, inst, f"{name} must have the same type as the "
-                                f"other T positions ({tvar})")
-            elif spec == "I" and not v.type.is_int:
-                self.report(block, inst, f"{name} must be an integer")
-            elif spec == "F" and not v.type.is_float:
-                self.report(block, inst, f"{name} must be a float")
-            elif spec not in ("T", "I", "F", "X") and v.type is not Type.parse(spec):
-                self.report(block, inst, f"{name} must be {spec}")
-        if row.extra is not None and len(self.problems) == before:
-            message = row.extra([a.type for a in args], [r.type for r in results])
+        exact = info.exact
+        for what, specs, values in (("operand", arg_specs, args),
+                                    ("result", info.results, results)):
+            for i, (spec, v) in enumerate(zip(specs, values)):
+                vt = v.type
+                if spec == "T":
+                    if tvar is None:
+                        tvar = vt
+                        if tvar not in info.allowed:
+                            self.report(block, inst, f"{_slot(what, i, v)}: type {tvar} is not "
+                                        f"allowed (the op takes {info.row.types} types)")
+                    elif vt is not tvar:
+                        self.report(block, inst, f"{_slot(what, i, v)} must have the same type "
+                                    f"as the other T positions ({tvar})")
+                elif spec == "I":
+                    if not vt.is_int:
+                        self.report(block, inst, f"{_slot(what, i, v)} must be an integer")
+                elif spec == "F":
+                    if not vt.is_float:
+                        self.report(block, inst, f"{_slot(what, i, v)} must be a float")
+                elif spec != "X" and vt is not exact[spec]:
+                    self.report(block, inst, f"{_slot(what, i, v)} must be {spec}")
+        if info.row.extra is not None and len(self.problems) == before:
+            message = info.row.extra([a.type for a in args], [r.type for r in results])
             if message:
                 self.report(block, inst, message)
 
-    def check_attrs(self, block: Block, inst: Inst, row: OpDef) -> None:
-        known = {a.name: a for a in row.attrs}
-        for name in inst.attrs:
+    def check_attrs(self, block: Block, inst: Inst, info: _RowInfo) -> None:
+        attrs, known = inst.attrs, info.known
+        for name in attrs:
             if name not in known:
                 self.report(block, inst, f"unknown attribute {name!r} "
                             f"(the op has: {', '.join(known) or 'none'})")
-        for a in row.attrs:
-            if a.name not in inst.attrs:
+        for a, kind in info.attrs:
+            if a.name not in attrs:
                 if a.default is None:
                     self.report(block, inst, f"missing attribute {a.name!r}")
                 continue
-            value = inst.attrs[a.name]
-            kind = ATTR_KINDS[a.kind]
+            value = attrs[a.name]
             if isinstance(kind, tuple):
                 if value not in kind:
                     self.report(block, inst, f"attribute {a.name}={value!r} must be one of "
@@ -316,7 +369,7 @@ class _RegionChecker:
             if not isinstance(t, BlockCall) or not isinstance(t.block, Block):
                 self.report(block, inst, f"target {t!r} is not a block call")
                 continue
-            if not any(t.block is b for b in self.region.blocks):
+            if id(t.block) not in self.block_ids:
                 self.report(block, inst, f"target {t.block.name} is not a block of this "
                             f"region")
                 continue
@@ -339,10 +392,15 @@ class _RegionChecker:
         ref = inst.attrs.get("slot")
         if not isinstance(ref, str):
             return
-        try:
-            slot_type = self.module.state.type(ref)
-        except KeyError as e:
-            self.report(block, inst, f"{e.args[0]} in the module's state layout")
+        slot_type = self.slot_types.get(ref)
+        if slot_type is None:
+            try:
+                slot_type = self.module.state.type(ref)
+            except KeyError as e:
+                slot_type = e.args[0]
+            self.slot_types[ref] = slot_type
+        if not isinstance(slot_type, Type):
+            self.report(block, inst, f"{slot_type} in the module's state layout")
             return
         v = inst.results[0] if inst.op == "get" else inst.args[0]
         if v.type is not slot_type:
@@ -399,40 +457,66 @@ class _RegionChecker:
 
     def check_dominance(self) -> None:
         idom = dominators(self.region)
-        reachable = {id(b) for b in idom}
-
-        def dominates(a: Block, b: Block) -> bool:
-            while True:
-                if a is b:
-                    return True
-                up = idom[b]
-                if up is b:
-                    return False
-                b = up
-
+        above: dict = {}                 # id(block) -> ids of the blocks dominating it
+        for b, up in idom.items():       # reverse postorder: a block's idom comes first
+            above[id(b)] = {id(b)} if up is b else above[id(up)] | {id(b)}
         for block in self.region.blocks:
+            dominating = above.get(id(block))
             for pos, inst in enumerate(block.insts):
-                uses = {(id(v), "operand"): v for v in inst.args}
-                uses.update(((id(v), f"argument to {t.block.name}"), v) for t in inst.targets
-                            if isinstance(t, BlockCall) for v in t.args)
-                for (_, what), v in uses.items():
-                    if not isinstance(v, Value):
-                        continue
-                    d = self.defs.get(v.id)
-                    if d is None or d[0] is not v:
-                        self.report(block, inst, f"{what} v{v.id} is not defined in this "
-                                    f"region")
-                        continue
-                    if id(block) not in reachable:
-                        continue
-                    _, dblock, dpos = d
-                    if dblock is block:
-                        if dpos >= pos:
-                            self.report(block, inst, f"{what} v{v.id} is used before its "
-                                        f"definition")
-                    elif id(dblock) not in reachable or not dominates(dblock, block):
-                        self.report(block, inst, f"{what} v{v.id} (defined in "
-                                    f"{dblock.name}) does not dominate this use")
+                if not self.uses_dominated(block, pos, inst, dominating):
+                    self.report_uses(block, pos, inst, dominating)
+
+    def uses_dominated(self, block: Block, pos: int, inst: Inst, dominating) -> bool:
+        """True if every use of ``inst`` is of a value of this region defined where it
+        dominates the use (``dominating``: ids of the blocks dominating ``block``; ``None``
+        when ``block`` is unreachable, where a definition anywhere will do)."""
+        defs = self.defs
+        values = inst.args
+        if inst.targets:
+            values = list(values)
+            for t in inst.targets:
+                if not isinstance(t, BlockCall):
+                    return False
+                values += t.args
+        for v in values:
+            if not isinstance(v, Value):
+                continue
+            d = defs.get(v.id)
+            if d is None or d[0] is not v:
+                return False
+            if dominating is None:
+                continue
+            dblock = d[1]
+            if dblock is block:
+                if d[2] >= pos:
+                    return False
+            elif id(dblock) not in dominating:
+                return False
+        return True
+
+    def report_uses(self, block: Block, pos: int, inst: Inst, dominating) -> None:
+        """Report every use of ``inst`` that ``uses_dominated`` refused, each distinct
+        (value, role) pair once."""
+        uses = {(id(v), "operand"): v for v in inst.args}
+        uses.update(((id(v), f"argument to {t.block.name}"), v) for t in inst.targets
+                    if isinstance(t, BlockCall) for v in t.args)
+        for (_, what), v in uses.items():
+            if not isinstance(v, Value):
+                continue
+            d = self.defs.get(v.id)
+            if d is None or d[0] is not v:
+                self.report(block, inst, f"{what} v{v.id} is not defined in this region")
+                continue
+            if dominating is None:
+                continue
+            _, dblock, dpos = d
+            if dblock is block:
+                if dpos >= pos:
+                    self.report(block, inst, f"{what} v{v.id} is used before its "
+                                f"definition")
+            elif id(dblock) not in dominating:
+                self.report(block, inst, f"{what} v{v.id} (defined in {dblock.name}) does "
+                            f"not dominate this use")
 
 
 _CONTEXT_CHECKS = {
@@ -443,6 +527,11 @@ _CONTEXT_CHECKS = {
     "ret": _RegionChecker.check_ret,
     "exit": _RegionChecker.check_exit,
 }
+
+
+def _slot(what: str, i: int, v: Value) -> str:
+    """How a message names operand or result ``i``: ``operand 2 (v7:i32)``."""
+    return f"{what} {i + 1} (v{v.id}:{v.type})"
 
 
 def _types(types) -> str:

@@ -2,8 +2,10 @@
 ``dynarec.hosts``).
 
 Modules: ``features`` (CPU feature detection), ``regs`` (register roles and conventions),
-``regalloc`` (linear scan), ``emit`` (assembly text), ``codegen`` (lowering machinery),
-``lower`` (the rule table), ``dispatcher`` (enter/exit stubs), ``backend`` (the Host).
+``fold`` (which values their users absorb: immediates, views, fused compares), ``regalloc``
+(linear scan), ``emit`` (assembly text), ``codegen`` (lowering machinery), ``lower`` (the rule
+table), ``stubs`` (exit tails and memory slow paths shared by a code cache's regions),
+``dispatcher`` (enter/exit stubs), ``backend`` (the Host).
 """
 
 from .backend import X86_64Host

@@ -1,9 +1,10 @@
 """``X86_64Host``: compile IR regions to x86-64 machine code with Keystone.
 
-``compile`` runs ``CodeGen`` (register allocation, then the lowering rules of ``lower.RULES``),
-hands the whole text to Keystone in ONE ``asm`` call at the code cache's next address and
-commits the bytes. Keystone reports statements (instructions and labels); a count that
-differs from the text's is treated as a mis-assembly.
+``compile`` makes sure the code cache holds the shared stubs for the ``CompileEnv``
+(``stubs.py``), runs ``CodeGen`` (selection, register allocation, then the lowering rules of
+``lower.RULES``), hands the whole text to Keystone in ONE ``asm`` call at the code cache's next
+address and commits the bytes. Keystone reports statements (instructions and labels); a count
+that differs from the text's is treated as a mis-assembly.
 """
 
 from __future__ import annotations
@@ -16,11 +17,12 @@ import keystone
 from dynarec.errors import CodeCacheFull, CompileError
 from dynarec.host import CompiledRegion, Host
 
-from . import dispatcher, features as feats
-from .codegen import CodeGen
+from . import dispatcher, features as feats, stubs
+from .codegen import CodeGen, SlotTable
 from .lower import RULES
 
 BYTES_PER_LINE = 6         # code size estimate per assembly line (measured: 4-5 on average)
+REL32_REACH = (1 << 31) - 64   # what a rel32 branch reaches, less the longest instruction
 
 
 class X86_64Host(Host):
@@ -37,6 +39,8 @@ class X86_64Host(Host):
         self._ks = keystone.Ks(keystone.KS_ARCH_X86, keystone.KS_MODE_64)
         self._cs = capstone.Cs(capstone.CS_ARCH_X86, capstone.CS_MODE_64)
         self._serial = itertools.count()
+        self._shared: dict = {}
+        self._slots = None                     # codegen.SlotTable of the last state layout
 
     # --- assembling ------------------------------------------------------------------------
 
@@ -45,21 +49,22 @@ class X86_64Host(Host):
         ``CompileError`` naming ``what`` and the offending line."""
         text = "\n".join(lines) + "\n"
         try:
-            encoding, count = self._ks.asm(text, address)
+            encoding, count = self._ks.asm(text, address, as_bytes=True)
         except keystone.KsError as e:
             raise CompileError(f"{what}: Keystone rejected the assembly ({e}): "
-                               f"{self._bad_line(lines)}") from None
+                               f"{self._bad_line(lines, address)}") from None
         if count != len(lines):
             raise CompileError(f"{what}: Keystone assembled {count} of {len(lines)} statements")
-        return bytes(encoding or b"")
+        return encoding or b""
 
-    def _bad_line(self, lines: list) -> str:
-        """The first line Keystone rejects on its own (label references are fine)."""
+    def _bad_line(self, lines: list, address: int) -> str:
+        """The first line Keystone rejects on its own at ``address`` (label references are
+        fine; absolute branch targets are in reach from there)."""
         for number, line in enumerate(lines, 1):
             if line.endswith(":"):
                 continue
             try:
-                self._ks.asm(line, 0)
+                self._ks.asm(line, address)
             except keystone.KsError as e:
                 if e.errno != keystone.KS_ERR_ASM_SYMBOL_MISSING:
                     return f"line {number}: {line.strip()!r}"
@@ -98,11 +103,53 @@ class X86_64Host(Host):
             raise CompileError(f"region {region.name}: unknown kind {region.kind!r}")
         if not region.blocks:
             raise CompileError(f"region {region.name} has no blocks")
-        asm = CodeGen(region, env, self.features, f"r{next(self._serial)}",
-                      self.spill_all).generate(RULES)
-        lines = asm.lines()
-        entry, code = self._place(lines, cache, f"region {region.name}")
-        return CompiledRegion(region.name, entry, len(code), asm.text(), asm.counts()[1])
+        what = f"region {region.name}"
+        if self._slots is None or self._slots.state is not env.state:
+            self._slots = SlotTable(env.state)
+        start, estimate = cache.flushes, True
+        while True:       # a flush drops the stubs with the regions: generate again
+            flushes = cache.flushes
+            shared = self._stubs(env, cache)
+            asm = CodeGen(region, env, self.features, f"r{next(self._serial)}", RULES,
+                          shared, self._slots, self.spill_all).generate()
+            lines = asm.lines()
+            if estimate:
+                estimate = False
+                try:
+                    cache.reserve(len(lines) * BYTES_PER_LINE)
+                except CodeCacheFull:
+                    pass                           # only an estimate: the real size decides
+                if cache.flushes != flushes:
+                    continue
+            address = cache.next_address
+            code = self.assemble(lines, address, what)
+            if cache.fits(len(code)):
+                entry = cache.commit(code, at=address)
+                return CompiledRegion(region.name, entry, len(code), asm.text(),
+                                      asm.instructions)
+            if cache.flushes != start:             # the cache holds only what must stay
+                raise CodeCacheFull(f"{what}: {len(code)} bytes do not fit in the code cache "
+                                    f"({cache.free} bytes free after a flush)")
+            cache.reserve(len(code))               # flushes, or raises CodeCacheFull
+
+    def _stubs(self, env, cache) -> stubs.SharedStubs:
+        """The shared stubs for ``env`` in ``cache``, placed there first if need be."""
+        memory = env.memory
+        key = (id(cache), env.exit_stub, memory and memory.slow_load,
+               memory and memory.slow_store)
+        shared = self._shared.get(key)
+        if shared is None or not shared.valid(cache):
+            shared = self._shared[key] = stubs.build(env, cache, self.assemble,
+                                                     self._near(cache))
+        return shared
+
+    @staticmethod
+    def _near(cache):
+        """``near(address)``: True if a rel32 jump or call from anywhere in ``cache``
+        reaches ``address``."""
+        low, high = cache.rx_base, cache.rx_base + cache.size
+        return lambda address: (abs(address - low) < REL32_REACH and
+                                abs(address - high) < REL32_REACH)
 
     def sync_icache(self, address: int, nbytes: int) -> None:
         """Nothing to do: x86 keeps instruction fetch coherent with stores (Intel SDM vol. 3

@@ -1,35 +1,45 @@
 """The lowering machinery: frame layout, operand access, parallel moves, calls, exits and the
 memory fast/slow paths. The per-op rules (``lower.RULES``) are written in terms of this class.
 
-One ``CodeGen`` compiles one region: ``CodeGen(region, env, features, prefix).generate(RULES)``
-returns the ``Asm`` text. Rules see:
+One ``CodeGen`` compiles one region: ``CodeGen(region, env, features, prefix, rules, stubs,
+slots).generate()`` returns the ``Asm`` text. Rules see:
 
 * ``cg.asm`` -- the text buffer (``cg.asm("add rax, rcx")``, labels, far code);
-* operand access -- ``rm(v, bits)`` (a register or memory operand for reading), ``load(v,
-  reg)`` / ``fload(v, xmm)`` (copy into a scratch register), ``store(v, reg)`` /
-  ``fstore(v, xmm)`` (write a result from a scratch register), ``store_imm(v, value)``;
+* operand access -- ``loc(v)`` (``Reg``/``Mem``/``Imm``), ``imm(v)`` (the constant, or
+  ``None``), ``rm(v, bits)`` (a register, memory or immediate operand for reading),
+  ``fused(v)`` (the ``icmp`` a flags consumer emits itself), ``dest(result, *later)`` (the
+  register to compute a result in), ``load(v, reg[, bits])`` / ``fload(v, xmm)`` (copy into a
+  register), ``store(v, reg)`` / ``fstore(v, xmm)`` (write a result), ``store_imm(v, value)``;
 * helpers for the representation invariants -- ``zext`` (mask a result to its type),
-  ``sext64``, ``canon_nan``, ``fp_flags``;
-* control flow -- ``jump``, ``branch``, ``exit``, ``error_exit``;
+  ``sext64``, ``canon_nan``, ``fp_flags``; ``bound(v)`` (what an ``and`` with a constant
+  tells about ``v``);
+* control flow -- ``jump``, ``branch``, ``branch2``, ``exit``, ``error_exit``;
 * calls -- ``call_helper``, ``call_function``, and ``guest_load``/``guest_store``.
 
 Rules read every operand before writing any result (the allocator may give a result the
-register of an operand that dies at the same instruction).
+register of an operand that dies at the same instruction -- it prefers that register, so
+in-place forms need no copy). An operand in a position its rule lists in ``Rule.low`` may be
+a *view* (``regs.py``): only its low ``type.bits`` bits are meaningful, so such a rule reads it
+at that width (``rm(v, bits)`` with ``bits <= 32`` for narrow types, or ``load``, which
+normalises).
 """
 
 from __future__ import annotations
 
 import ctypes
 import struct
+from dataclasses import dataclass
+from typing import Callable
 
 from dynarec import context as C
 from dynarec.errors import CompileError
-from dynarec.ir.types import I64, Type
+from dynarec.ir.opcodes import OPS
+from dynarec.ir.types import I64, Type, to_signed
 
 from .emit import Asm
-from .regalloc import allocate
-from .regs import (ALLOC_CALLER_SAVED, ALLOC_XMM, CTX, FLOAT_RESULT_REGS, INT_RESULT_REGS,
-                   PAGE_TABLE, Mem, Reg, ptr, sub, sysv_classify)
+from .regalloc import allocate, successors
+from .regs import (CTX, FLOAT_RESULT_REGS, INT_RESULT_REGS, PAGE_TABLE, Imm, Mem, Reg,
+                   fits_imm32, ptr, sub, sysv_classify)
 
 # Host scratch words of the context (dynarec.context HOST_SCRATCH) used by generated code.
 SCR_MXCSR = C.HOST_SCRATCH          # the MXCSR image ldmxcsr loads (region mode, flag clears)
@@ -40,12 +50,60 @@ SCR_SAVED_MXCSR = C.HOST_SCRATCH + 8  # MXCSR kept while the no-SSE4.1 rounding 
 MXCSR_DEFAULT = 0x1F80
 MXCSR_RC = {"rne": 0, "rdn": 1, "rup": 2, "rtz": 3}
 
+TERMINATORS = frozenset(name for name, row in OPS.items() if row.is_terminator)
+
+# x86 condition codes and their negations (Intel SDM vol. 2, "Jcc")
+INVERSE_CC = {"e": "ne", "ne": "e", "l": "ge", "ge": "l", "le": "g", "g": "le", "b": "ae",
+              "ae": "b", "be": "a", "a": "be", "o": "no", "no": "o", "s": "ns", "ns": "s",
+              "p": "np", "np": "p", "z": "nz", "nz": "z"}
+
 # Ops whose result depends on MXCSR (rounding control) or that read its flags.
 FP_MODE_OPS = frozenset({"fadd", "fsub", "fmul", "fdiv", "fsqrt", "fcvt_from_sint",
                          "fcvt_from_uint", "fpromote", "fdemote", "fcvt_to_sint",
                          "fcvt_to_uint"})
 
-CALLER_SAVED = ALLOC_CALLER_SAVED + ALLOC_XMM   # what a memory slow path must preserve
+
+@dataclass(frozen=True)
+class Rule:
+    """How one op lowers: ``emit(cg, inst)`` writes its code; the rest says which operand
+    forms ``emit`` accepts, so ``fold.select`` can fold operands into it.
+
+    ``imm``: operand positions that may be an ``Imm`` (``"all"``: every operand).
+    ``wide``: any 64-bit constant is fine there (``emit`` materialises what x86 cannot
+    encode); otherwise only ``regs.fits_imm32`` constants are folded. ``low``: positions
+    whose operand is read only in its type's low bits (a view may stand there). ``cc``:
+    operand 0 may be a fused ``icmp``.
+    """
+
+    emit: Callable
+    imm: tuple | str = ()
+    wide: bool = False
+    low: tuple = ()
+    cc: bool = False
+
+
+class SlotTable:
+    """Memory operands of the guest-state slots of one ``StateLayout`` (``state``), each
+    reference resolved once; a host keeps one across compiles."""
+
+    def __init__(self, state):
+        self.state = state
+        self._operands: dict = {}
+
+    def operand(self, ref: str, t: Type) -> str:
+        """``<size> ptr [ctx + offset]`` of slot reference ``ref`` accessed as type ``t``;
+        ``CompileError`` if there is no such slot or it has another type."""
+        hit = self._operands.get(ref)
+        if hit is None:
+            try:
+                offset, slot_type = self.state.offset(ref), self.state.type(ref)
+            except KeyError as e:
+                raise CompileError(str(e.args[0])) from None
+            hit = self._operands[ref] = (slot_type, ptr(slot_type.bits, f"{CTX} + "
+                                                               f"{C.GUEST_STATE_OFFSET + offset}"))
+        if hit[0] is not t:
+            raise CompileError(f"state slot {ref} is {hit[0]}, the op uses {t}")
+        return hit[1]
 
 
 def _capi(name: str) -> int:
@@ -58,23 +116,111 @@ def f64_bits(x: float) -> int:
     return struct.unpack("<Q", struct.pack("<d", x))[0]
 
 
+# --- emission helpers shared with the stubs (stubs.py) ---------------------------------------
+
+def mov_imm(asm: Asm, reg: str, value: int) -> None:
+    """``reg = value`` (any 64-bit pattern) with the shortest form; ``xor`` for 0 (so it
+    clobbers the flags)."""
+    value &= (1 << 64) - 1
+    if value == 0:
+        r32 = sub(reg, 32)
+        asm(f"xor {r32}, {r32}")
+    elif value < 1 << 32:
+        asm(f"mov {sub(reg, 32)}, {value}")
+    elif value >= (1 << 64) - (1 << 31):
+        asm(f"mov {reg}, {value - (1 << 64)}")
+    else:
+        asm(f"mov {reg}, {value:#x}")
+
+
+def store_ctx_word(asm: Asm, offset: int, value: int, tmp: str = "rax") -> None:
+    """``qword [ctx + offset] = value`` (any 64-bit pattern; negative means two's
+    complement); ``tmp`` is clobbered for values imm32 cannot sign-extend to."""
+    if fits_imm32(value, 64):
+        asm(f"mov qword ptr [{CTX} + {offset}], {to_signed(value, 64)}")
+    else:
+        mov_imm(asm, tmp, value)
+        asm(f"mov qword ptr [{CTX} + {offset}], {tmp}")
+
+
+def host_fp_mode(asm: Asm) -> None:
+    """Restore the MXCSR ``enter`` was called with (it sits at ``[saved_sp]``), before calling
+    C or Python code. Clobbers rax."""
+    asm(f"mov rax, qword ptr [{CTX} + {C.SAVED_SP}]")
+    asm("ldmxcsr dword ptr [rax]")
+
+
+def py_call(asm: Asm, keep_alive: list, call: Callable, target, fmt: str, n_xmm: int,
+            result_types: list, obj: Mem, error: str, decref: Callable) -> list:
+    """Call Python ``target`` with ``PyObject_CallFunction(target, fmt, ...)``; the varargs
+    are already in place (``rdx rcx r8 r9``, ``xmm0-7``, stack). Keeps the result object at
+    ``obj`` and converts the result(s) (``PyLong_AsUnsignedLongLongMask`` /
+    ``PyFloat_AsDouble``; several results come as a tuple) into the words after it, returning
+    those ``Mem`` slots. A NULL result jumps to ``error``; a pending exception after a
+    conversion to ``decref(obj)`` (a label that drops the object, then exits ERROR).
+    ``call(address)`` emits a call; ``keep_alive`` receives the objects the code refers to.
+    Clobbers every caller-saved register."""
+    fmt_buf = ctypes.create_string_buffer(fmt.encode("ascii"))
+    keep_alive.extend([target, fmt_buf])
+    mov_imm(asm, "rdi", id(target))
+    mov_imm(asm, "rsi", ctypes.addressof(fmt_buf))
+    asm(f"mov eax, {n_xmm}")                      # varargs: vector registers used (psABI)
+    call(_capi("PyObject_CallFunction"))
+    asm("test rax, rax")
+    asm(f"jz {error}")
+    asm(f"mov {obj.ref()}, rax")
+    temps = []
+    for i, t in enumerate(result_types):
+        temp = Mem(obj.offset + 8 * (i + 1), obj.base)
+        temps.append(temp)
+        if len(result_types) > 1:
+            asm(f"mov rdi, {obj.ref()}")
+            asm(f"mov esi, {i}")
+            call(_capi("PyTuple_GetItem"))
+            asm("test rax, rax")
+            asm(f"jz {decref(obj)}")
+        asm("mov rdi, rax")
+        if t.is_float:
+            call(_capi("PyFloat_AsDouble"))
+            asm(f"movq {temp.ref()}, xmm0")
+        else:
+            call(_capi("PyLong_AsUnsignedLongLongMask"))
+            asm(f"mov {temp.ref()}, rax")
+        call(_capi("PyErr_Occurred"))
+        asm("test rax, rax")
+        asm(f"jnz {decref(obj)}")
+    asm(f"mov rdi, {obj.ref()}")
+    call(_capi("Py_DecRef"))
+    return temps
+
+
+def py_decref(asm: Asm, call: Callable, obj: Mem) -> None:
+    """``Py_DecRef(*obj)``."""
+    asm(f"mov rdi, {obj.ref()}")
+    call(_capi("Py_DecRef"))
+
+
 class CodeGen:
     """Compiles one region (see the module docstring). ``features``: the host's feature set
-    (``features.KNOWN`` names); ``prefix``: label prefix unique within the text; ``spill_all``:
-    give no value a register."""
+    (``features.KNOWN`` names); ``prefix``: label prefix unique within the text; ``rules``: op
+    name -> ``Rule``; ``stubs``: the code cache's ``stubs.SharedStubs`` (its ``near(address)``
+    tells whether a rel32 branch reaches ``address``); ``slots``: the ``SlotTable`` of
+    ``env.state``; ``spill_all``: give no value a register."""
 
-    def __init__(self, region, env, features: frozenset, prefix: str, spill_all: bool = False):
+    def __init__(self, region, env, features: frozenset, prefix: str, rules: dict, stubs,
+                 slots: SlotTable, spill_all: bool = False):
         self.region = region
         self.env = env
         self.features = features
+        self.rules = rules
+        self.stubs = stubs
+        self.near = stubs.near
+        self.slots = slots
         self.asm = Asm(prefix)
         self.is_function = region.kind == "function"
         self.cur_pc = region.pc
         self.cur_delay = 0
-        self.uses_fp = any(inst.op in FP_MODE_OPS for inst in region.insts())
-        self._error_label = None
         self._decref_error_labels: dict = {}
-        self._memory_stubs: dict = {}
         self.nan = {Type.F32: region.attrs["nan32"] & 0xFFFFFFFF,
                     Type.F64: region.attrs["nan64"] & 0xFFFFFFFFFFFFFFFF}
         if region.attrs["rounding"] not in MXCSR_RC:
@@ -87,16 +233,24 @@ class CodeGen:
 
     def _layout_frame(self, spill_all: bool):
         """Frame from rsp up: outgoing stack args | call temporaries (the result object and
-        its converted values) | spill slots."""
+        its converted values) | spill slots. Notes whether the region has rounding-sensitive
+        float ops (``uses_fp``)."""
         out, temps = 0, 0
-        for inst in self.region.insts():
-            if inst.op in ("call", "call_fn"):
-                _, stack = self._arg_locs(inst)
-                out = max(out, stack)
-                temps = max(temps, 1 + len(inst.results))
+        self.uses_fp = False
+        for block in self.region.blocks:
+            for inst in block.insts:
+                op = inst.op
+                if op in FP_MODE_OPS:
+                    self.uses_fp = True
+                elif op == "call" or op == "call_fn":
+                    _, stack = self._arg_locs(inst)
+                    out = max(out, stack)
+                    temps = max(temps, 1 + len(inst.results))
         self.obj_temp = Mem(out)
         spill_base = out + 8 * temps
-        self.alloc = allocate(self.region, spill_base, spill_all)
+        self.alloc = allocate(self.region, spill_base, spill_all, self.rules)
+        self.sel = self.alloc.selection
+        self._loc = self.alloc.loc
         size = spill_base + self.alloc.spill_bytes
         if self.is_function:
             pushed = 8 * len(self.alloc.callee_saved) + 8     # + return address
@@ -115,44 +269,81 @@ class CodeGen:
     # --- operands --------------------------------------------------------------------------
 
     def loc(self, v):
-        """The allocated location of value ``v``."""
-        return self.alloc.loc[v]
+        """The location of value ``v``: ``Reg``, ``Mem`` or ``Imm`` (a view: its root's)."""
+        return self._loc[v]
+
+    def imm(self, v):
+        """The bit pattern of ``v`` if it is a folded constant, else ``None``."""
+        loc = self._loc.get(v)
+        return loc.value if type(loc) is Imm else None
+
+    def fused(self, v):
+        """The ``icmp`` Inst whose compare the user of ``v`` emits itself, or ``None``."""
+        return self.sel.fused.get(v)
+
+    def is_view(self, v) -> bool:
+        """True if ``v`` is a view (only its low ``type.bits`` bits are meaningful)."""
+        return v in self.sel.alias
 
     def rm(self, v, bits: int = 64) -> str:
-        """``v`` as a register-or-memory operand of ``bits`` width (xmm registers by name)."""
-        loc = self.loc(v)
-        if isinstance(loc, Mem):
+        """``v`` as a register, memory or immediate operand of ``bits`` width (xmm registers
+        by name)."""
+        loc = self._loc[v]
+        kind = type(loc)
+        if kind is Reg:
+            return loc.name if loc.is_xmm else sub(loc.name, bits)
+        if kind is Mem:
             return loc.ref(bits)
-        return loc.name if loc.is_xmm else sub(loc.name, bits)
+        return loc.text(bits)
 
-    def target(self, result, *later) -> str:
+    def dest(self, result, *later) -> str:
         """Where a simple rule should compute ``result``: its own general register when it
         has one that none of the operands ``later`` (read after the first write) occupies,
         else ``rax``."""
-        loc = self.loc(result)
-        if isinstance(loc, Reg) and not loc.is_xmm and all(self.loc(v) != loc for v in later):
+        loc = self._loc[result]
+        if type(loc) is Reg and not loc.is_xmm:
+            for v in later:
+                if self._loc[v] == loc:
+                    return "rax"
             return loc.name
         return "rax"
 
-    def load(self, v, reg: str) -> str:
-        """Copy ``v`` (an integer, or a float's raw bits) into general register ``reg``."""
-        loc = self.loc(v)
-        if isinstance(loc, Mem):
-            if v.type is Type.F32:
-                self.asm(f"mov {sub(reg, 32)}, {loc.ref(32)}")
+    def load(self, v, reg: str, bits: int = None) -> str:
+        """Copy ``v`` (an integer, or a float's raw bits) into general register ``reg`` and
+        return ``reg``. Without ``bits`` the copy is normalised (zero-extended, also for a
+        view); with ``bits`` only its low ``bits`` bits need be right, so a value already in
+        ``reg`` costs nothing."""
+        loc = self._loc[v]
+        kind = type(loc)
+        if kind is Imm:
+            mov_imm(self.asm, reg, loc.value)
+            return reg
+        t = v.type
+        if t.is_float:
+            if kind is Mem:
+                if t is Type.F32:
+                    self.asm(f"mov {sub(reg, 32)}, {loc.ref(32)}")
+                else:
+                    self.asm(f"mov {reg}, {loc.ref()}")
             else:
-                self.asm(f"mov {reg}, {loc.ref()}")
-        elif loc.is_xmm:
-            self.asm(f"movd {sub(reg, 32)}, {loc.name}" if v.type is Type.F32
-                     else f"movq {reg}, {loc.name}")
-        elif loc.name != reg:
-            self.asm(f"mov {reg}, {loc.name}")
+                self.asm(f"movd {sub(reg, 32)}, {loc.name}" if t is Type.F32
+                         else f"movq {reg}, {loc.name}")
+            return reg
+        if kind is Reg and loc.name == reg and (bits is not None or v not in self.sel.alias):
+            return reg
+        n = t.bits
+        if n == 64:
+            self.asm(f"mov {reg}, {self.rm(v, 64)}")
+        elif n in (8, 16):
+            self.asm(f"movzx {sub(reg, 32)}, {self.rm(v, n)}")
+        else:
+            self.asm(f"mov {sub(reg, 32)}, {self.rm(v, 32)}")
         return reg
 
     def fload(self, v, xreg: str) -> str:
         """Copy float ``v`` into xmm register ``xreg``."""
-        loc = self.loc(v)
-        if isinstance(loc, Mem):
+        loc = self._loc[v]
+        if type(loc) is Mem:
             self.asm(f"movq {xreg}, {loc.ref()}")
         elif loc.name != xreg:
             self.asm(f"movaps {xreg}, {loc.name}")
@@ -160,8 +351,8 @@ class CodeGen:
 
     def store(self, v, reg: str) -> None:
         """Write general register ``reg`` (already normalised for ``v``'s type) to ``v``."""
-        loc = self.loc(v)
-        if isinstance(loc, Mem):
+        loc = self._loc[v]
+        if type(loc) is Mem:
             self.asm(f"mov {loc.ref()}, {reg}")
         elif loc.is_xmm:
             self.asm(f"movq {loc.name}, {reg}")
@@ -170,32 +361,33 @@ class CodeGen:
 
     def fstore(self, v, xreg: str) -> None:
         """Write xmm register ``xreg`` to float ``v``."""
-        loc = self.loc(v)
-        if isinstance(loc, Mem):
+        loc = self._loc[v]
+        if type(loc) is Mem:
             self.asm(f"movq {loc.ref()}, {xreg}")
         elif loc.name != xreg:
             self.asm(f"movaps {loc.name}, {xreg}")
 
     def store_imm(self, v, value: int) -> None:
         """Write the constant bit pattern ``value`` to ``v``."""
-        loc = self.loc(v)
-        if isinstance(loc, Reg) and not loc.is_xmm:
-            self.mov_imm(loc.name, value)
-        elif isinstance(loc, Mem) and value < 1 << 31:
-            self.asm(f"mov {loc.ref()}, {value}")
-        else:
-            self.mov_imm("rax", value)
-            self.store(v, "rax")
+        loc = self._loc[v]
+        if type(loc) is Reg:
+            if not loc.is_xmm:
+                mov_imm(self.asm, loc.name, value)
+            elif value == 0:
+                self.asm(f"xorps {loc.name}, {loc.name}")
+            else:
+                mov_imm(self.asm, "rax", value)
+                self.asm(f"movq {loc.name}, rax")
+        elif type(loc) is Mem:
+            if fits_imm32(value, 64):
+                self.asm(f"mov {loc.ref()}, {to_signed(value, 64)}")
+            else:
+                mov_imm(self.asm, "rax", value)
+                self.asm(f"mov {loc.ref()}, rax")
 
     def mov_imm(self, reg: str, value: int) -> None:
-        """``reg = value`` (0 .. 2**64-1) with the shortest form."""
-        value &= (1 << 64) - 1
-        if value == 0:
-            self.asm(f"xor {sub(reg, 32)}, {sub(reg, 32)}")
-        elif value < 1 << 32:
-            self.asm(f"mov {sub(reg, 32)}, {value}")
-        else:
-            self.asm(f"mov {reg}, {value:#x}")
+        """``reg = value`` (see the module function; clobbers the flags for 0)."""
+        mov_imm(self.asm, reg, value)
 
     def zext(self, reg: str, t: Type) -> None:
         """Re-establish the invariant for integer type ``t``: clear bits above ``t.bits``."""
@@ -226,8 +418,7 @@ class CodeGen:
     def host_fp_mode(self) -> None:
         """Restore the MXCSR ``enter`` was called with, before calling C or Python code
         (always: a function region called earlier may have left its own mode)."""
-        self.asm(f"mov rax, qword ptr [{CTX} + {C.SAVED_SP}]")
-        self.asm("ldmxcsr dword ptr [rax]")
+        host_fp_mode(self.asm)
 
     def clear_fp_flags(self) -> None:
         """Clear MXCSR's sticky exception flags (bits 0-5) before an op whose flags we read."""
@@ -263,9 +454,23 @@ class CodeGen:
     # --- moves -----------------------------------------------------------------------------
 
     def move(self, dst, src, tmp: str = "rax") -> None:
-        """Copy 8 raw bytes between two locations (``tmp`` for memory to memory)."""
+        """Copy 8 raw bytes between two locations, or a constant into one (``tmp`` for
+        memory to memory and wide constants to memory)."""
         if dst == src:
             return
+        if type(src) is Imm:
+            if type(dst) is Mem:
+                if fits_imm32(src.value, 64):
+                    self.asm(f"mov {dst.ref()}, {to_signed(src.value, 64)}")
+                    return
+                mov_imm(self.asm, tmp, src.value)
+                src = Reg(tmp)
+            elif dst.is_xmm:
+                mov_imm(self.asm, tmp, src.value)
+                src = Reg(tmp)
+            else:
+                mov_imm(self.asm, dst.name, src.value)
+                return
         if isinstance(src, Mem) and isinstance(dst, Mem):
             self.asm(f"mov {tmp}, {src.ref()}")
             self.asm(f"mov {dst.ref()}, {tmp}")
@@ -281,10 +486,11 @@ class CodeGen:
             self.asm(f"mov {dst.name}, {src.name}")
 
     def parallel_move(self, moves: list) -> None:
-        """Perform ``[(dst, src), ...]`` as if all at once (every ``dst`` distinct). Moves
-        whose destination no pending move still reads go first; a cycle is broken by parking
-        one destination's old value in ``r11`` (``xmm15`` for xmm registers)."""
-        pending = [(d, s) for d, s in moves if d != s]
+        """Perform ``[(dst, src), ...]`` as if all at once (every ``dst`` distinct; a ``src``
+        may be an ``Imm``). Moves whose destination no pending move still reads go first; a
+        cycle is broken by parking one destination's old value in ``r11`` (``xmm15`` for xmm
+        registers); constants go last, as they read nothing."""
+        pending = [(d, s) for d, s in moves if d != s and type(s) is not Imm]
         while pending:
             sources = {s for _, s in pending}
             ready = next((m for m in pending if m[0] not in sources), None)
@@ -296,6 +502,9 @@ class CodeGen:
             park = Reg("xmm15" if isinstance(dst, Reg) and dst.is_xmm else "r11")
             self.move(park, dst)
             pending = [(d, park if s == dst else s) for d, s in pending]
+        for d, s in moves:
+            if type(s) is Imm:
+                self.move(d, s)
 
     # --- control flow ----------------------------------------------------------------------
 
@@ -303,7 +512,9 @@ class CodeGen:
         return self.labels[id(block)]
 
     def edge_moves(self, target) -> list:
-        return [(self.loc(p), self.loc(a)) for p, a in zip(target.block.params, target.args)]
+        loc = self._loc
+        return [(loc[p], loc[a]) for p, a in zip(target.block.params, target.args)
+                if loc[p] != loc[a]]
 
     def jump(self, target) -> None:
         """Go to ``target`` (a BlockCall): move its arguments into its parameters, then jump
@@ -315,7 +526,7 @@ class CodeGen:
     def branch(self, cc: str, target) -> None:
         """Conditional jump to ``target`` on x86 condition ``cc``; the edge's moves, if any,
         go in far code."""
-        moves = [m for m in self.edge_moves(target) if m[0] != m[1]]
+        moves = self.edge_moves(target)
         if not moves:
             self.asm(f"j{cc} {self.block_label(target.block)}")
             return
@@ -326,66 +537,83 @@ class CodeGen:
             self.parallel_move(moves)
             self.asm(f"jmp {self.block_label(target.block)}")
 
+    def branch2(self, cc: str, then, other) -> None:
+        """Two-way branch on ``cc`` (true: ``then``): falls through into whichever target
+        block comes next when its edge needs no moves."""
+        if then.block is self.next_block and not self.edge_moves(then):
+            self.branch(INVERSE_CC[cc], other)
+            self.jump(then)
+        else:
+            self.branch(cc, then)
+            self.jump(other)
+
+    def jump_abs(self, address: int) -> None:
+        """Jump to an absolute host address (rel32 when near, else through rax)."""
+        if self.near(address):
+            self.asm(f"jmp {address:#x}")
+        else:
+            self.mov_imm("rax", address)
+            self.asm("jmp rax")
+
     def exit(self, reason: int, pc=None, pc_value=None, info: int = 0,
              delay: bool = False) -> None:
-        """Fill the context's exit fields and jump to the dispatcher's exit stub. The next pc
-        is the constant ``pc`` or the value ``pc_value``."""
-        self.asm(f"mov qword ptr [{CTX} + {C.EXIT_REASON}], {int(reason)}")
+        """Fill the context's exit fields and jump to the dispatcher's exit stub, through a
+        shared tail (``stubs.py``) that stores the reason and info. The next pc is the
+        constant ``pc`` or the value ``pc_value``; ``delay`` stores the current instruction's
+        delay-slot flag too."""
+        a = self.asm
         if pc_value is not None:
-            self.load(pc_value, "rax")
-            self.asm(f"mov qword ptr [{CTX} + {C.NEXT_PC}], rax")
+            loc = self._loc[pc_value]
+            if type(loc) is Imm:
+                store_ctx_word(a, C.NEXT_PC, loc.value)
+            else:
+                src = loc.name if type(loc) is Reg else self.load(pc_value, "rax")
+                a(f"mov qword ptr [{CTX} + {C.NEXT_PC}], {src}")
         else:
-            self.store_ctx_word(C.NEXT_PC, pc)
-        self.store_ctx_word(C.EXIT_INFO, info)
+            store_ctx_word(a, C.NEXT_PC, pc)
         if delay:
-            self.store_ctx_word(C.EXIT_DELAY, self.cur_delay)
-        self.mov_imm("rax", self.env.exit_stub)
-        self.asm("jmp rax")
-
-    def store_ctx_word(self, offset: int, value: int, tmp: str = "rax") -> None:
-        """``qword [ctx + offset] = value`` (any 64-bit pattern; negative means two's
-        complement); ``tmp`` is clobbered for values that need 64 bits."""
-        value &= (1 << 64) - 1
-        if value < 1 << 31 or value >= (1 << 64) - (1 << 31):
-            self.asm(f"mov qword ptr [{CTX} + {offset}], {ctypes.c_int64(value).value}")
-        else:
-            self.mov_imm(tmp, value)
-            self.asm(f"mov qword ptr [{CTX} + {offset}], {tmp}")
+            store_ctx_word(a, C.EXIT_DELAY, self.cur_delay)
+        tail = self.stubs.exit_tails.get((int(reason), info))
+        if tail is not None and self.near(tail):
+            a(f"jmp {tail:#x}")
+            return
+        tail = self.stubs.info_tails.get(int(reason))
+        if tail is not None and self.near(tail):
+            mov_imm(a, "rcx", info)
+            a(f"jmp {tail:#x}")
+            return
+        a(f"mov qword ptr [{CTX} + {C.EXIT_REASON}], {int(reason)}")
+        store_ctx_word(a, C.EXIT_INFO, info)
+        self.jump_abs(self.env.exit_stub)
 
     def store_position(self, tmp: str = "rax") -> None:
         """next_pc / exit_delay = the current guest instruction (before calling out)."""
-        self.store_ctx_word(C.NEXT_PC, self.cur_pc, tmp)
-        self.store_ctx_word(C.EXIT_DELAY, self.cur_delay, tmp)
+        store_ctx_word(self.asm, C.NEXT_PC, self.cur_pc, tmp)
+        store_ctx_word(self.asm, C.EXIT_DELAY, self.cur_delay, tmp)
 
     def error_exit(self) -> str:
-        """Label of the region's ERROR exit (next_pc/exit_delay are stored before calls)."""
-        if self._error_label is None:
-            self._error_label = self.asm.label("error")
-            with self.asm.far():
-                self.asm.place(self._error_label)
-                self.asm(f"mov qword ptr [{CTX} + {C.EXIT_REASON}], {int(C.ExitReason.ERROR)}")
-                self.mov_imm("rax", self.env.exit_stub)
-                self.asm("jmp rax")
-        return self._error_label
+        """Jump target of the ERROR exit (next_pc/exit_delay are stored before calls)."""
+        return f"{self.stubs.error:#x}"
 
     def decref_error_exit(self, obj: Mem) -> str:
         """Label that drops the call result held at ``obj``, then exits ERROR."""
         if obj not in self._decref_error_labels:
             label = self._decref_error_labels[obj] = self.asm.label("decref")
-            error = self.error_exit()
             with self.asm.far():
                 self.asm.place(label)
-                self.asm(f"mov rdi, {obj.ref()}")
-                self.call_abs(_capi("Py_DecRef"))
-                self.asm(f"jmp {error}")
+                py_decref(self.asm, self.call_abs, obj)
+                self.asm(f"jmp {self.error_exit()}")
         return self._decref_error_labels[obj]
 
     # --- calls -----------------------------------------------------------------------------
 
     def call_abs(self, address: int) -> None:
-        """``call`` an absolute host address (through r11)."""
-        self.mov_imm("r11", address)
-        self.asm("call r11")
+        """``call`` an absolute host address (rel32 when near, else through r11)."""
+        if self.near(address):
+            self.asm(f"call {address:#x}")
+        else:
+            self.mov_imm("r11", address)
+            self.asm("call r11")
 
     def _helper(self, inst):
         try:
@@ -395,7 +623,7 @@ class CodeGen:
                                f"{inst.attrs['helper']!r} in the CompileEnv") from None
 
     def _pass_args(self, inst, locs: list) -> None:
-        self.parallel_move([(dst, self.loc(a)) for dst, a in zip(locs, inst.args)])
+        self.parallel_move([(dst, self._loc[a]) for dst, a in zip(locs, inst.args)])
 
     def _take_results(self, inst, int_regs, float_regs) -> None:
         """Move call results from the return registers into their locations (ints masked)."""
@@ -404,13 +632,13 @@ class CodeGen:
             if r.type.is_float:
                 if not floats:
                     raise CompileError(f"{inst.op}: more than {len(float_regs)} float results")
-                moves.append((self.loc(r), Reg(floats.pop(0))))
+                moves.append((self._loc[r], Reg(floats.pop(0))))
             else:
                 if not ints:
                     raise CompileError(f"{inst.op}: more than {len(int_regs)} integer results")
                 reg = ints.pop(0)
                 self.zext(reg, r.type)
-                moves.append((self.loc(r), Reg(reg)))
+                moves.append((self._loc[r], Reg(reg)))
         self.parallel_move(moves)
 
     def call_helper(self, inst) -> None:
@@ -435,14 +663,15 @@ class CodeGen:
                         self.asm(f"movq {dst.ref()}, xmm15")
                 n_xmm += isinstance(dst, Reg) and dst.is_xmm
             fmt = "".join("d" if a.type.is_float else "K" for a in inst.args)
-            temps = self.py_call(helper.target, fmt, n_xmm, [r.type for r in inst.results],
-                                 self.obj_temp)
+            temps = py_call(self.asm, self.env.keep_alive, self.call_abs, helper.target, fmt,
+                            n_xmm, [r.type for r in inst.results], self.obj_temp,
+                            self.error_exit(), self.decref_error_exit)
             for r, temp in zip(inst.results, temps):
                 if r.type is Type.F32:
                     self.asm(f"cvtsd2ss xmm15, {temp.ref()}")
                     self.fstore(r, "xmm15")
                 elif r.type.is_float:
-                    self.move(self.loc(r), temp)
+                    self.move(self._loc[r], temp)
                 else:
                     self.asm(f"mov rax, {temp.ref()}")
                     self.zext("rax", r.type)
@@ -451,46 +680,6 @@ class CodeGen:
             raise CompileError(f"call: helper {inst.attrs['helper']!r} has unknown kind "
                                f"{helper.kind!r}")
         self.set_fp_mode()
-
-    def py_call(self, target, fmt: str, n_xmm: int, result_types: list, obj: Mem) -> list:
-        """Call Python ``target`` with ``PyObject_CallFunction(target, fmt, ...)``; the varargs
-        are already in place (``rdx rcx r8 r9``, ``xmm0-7``, stack). Keeps the result object
-        at ``obj`` and converts the result(s) (``PyLong_AsUnsignedLongLongMask`` /
-        ``PyFloat_AsDouble``; several results come as a tuple) into the words after it,
-        returning those ``Mem`` slots. A NULL result or a pending exception exits ERROR.
-        Clobbers every caller-saved register."""
-        fmt_buf = ctypes.create_string_buffer(fmt.encode("ascii"))
-        self.env.keep_alive.extend([target, fmt_buf])
-        self.mov_imm("rdi", id(target))
-        self.mov_imm("rsi", ctypes.addressof(fmt_buf))
-        self.asm(f"mov eax, {n_xmm}")                 # varargs: vector registers used (psABI)
-        self.call_abs(_capi("PyObject_CallFunction"))
-        self.asm("test rax, rax")
-        self.asm(f"jz {self.error_exit()}")
-        self.asm(f"mov {obj.ref()}, rax")
-        temps = []
-        for i, t in enumerate(result_types):
-            temp = Mem(obj.offset + 8 * (i + 1))
-            temps.append(temp)
-            if len(result_types) > 1:
-                self.asm(f"mov rdi, {obj.ref()}")
-                self.asm(f"mov esi, {i}")
-                self.call_abs(_capi("PyTuple_GetItem"))
-                self.asm("test rax, rax")
-                self.asm(f"jz {self.decref_error_exit(obj)}")
-            self.asm("mov rdi, rax")
-            if t.is_float:
-                self.call_abs(_capi("PyFloat_AsDouble"))
-                self.asm(f"movq {temp.ref()}, xmm0")
-            else:
-                self.call_abs(_capi("PyLong_AsUnsignedLongLongMask"))
-                self.asm(f"mov {temp.ref()}, rax")
-            self.call_abs(_capi("PyErr_Occurred"))
-            self.asm("test rax, rax")
-            self.asm(f"jnz {self.decref_error_exit(obj)}")
-        self.asm(f"mov rdi, {obj.ref()}")
-        self.call_abs(_capi("Py_DecRef"))
-        return temps
 
     def call_function(self, inst) -> None:
         """``call_fn``: native call of a function region (internal convention: regs.py)."""
@@ -514,129 +703,141 @@ class CodeGen:
             raise CompileError(f"{op}: the CompileEnv has no memory (MemoryABI)")
         return self.env.memory
 
-    def _translate(self, inst, addr, size: int, write: bool, slow: str) -> None:
-        """Fast-path address translation (dynarec.host memory ABI): leaves the guest address
-        in rax, the host page in rcx and the page offset in rdx; jumps to ``slow`` when the
+    def bound(self, v) -> tuple:
+        """``(largest value, alignment)`` known of integer ``v`` from an ``and`` with a
+        constant under its ``trunc``\\ s (the mask bounds it and its clear low bits align
+        it), else ``(None, 1)``."""
+        d = v.defn
+        while d is not None and d.op == "trunc":
+            d = d.args[0].defn
+        if d is not None and d.op == "and":
+            for a in d.args:
+                if a.defn is not None and a.defn.op == "iconst":
+                    mask = a.defn.attrs["value"] & v.type.mask
+                    return mask, (mask & -mask) or 1 << 64
+        return None, 1
+
+    def _translate(self, addr, size: int, write: bool, slow: str) -> None:
+        """Fast-path address translation (dynarec.host memory ABI): leaves the host page in
+        rcx and the page offset in rdx, ``addr`` untouched; jumps to ``slow`` when the
         address is out of range, the access crosses its page or the entry is 0."""
-        mem = self._memory(inst.op)
+        mem = self._memory("store" if write else "load")
         a = self.asm
-        self.load(addr, "rax")
-        if addr.type.bits > mem.addr_bits:
-            a("mov rcx, rax")
-            a(f"shr rcx, {mem.addr_bits}")
-            a(f"jnz {slow}")
-        a("mov rcx, rax")
+        bits = addr.type.bits
+        largest, align = self.bound(addr)
+        if bits == 64:
+            a(f"mov rcx, {self.rm(addr, 64)}")
+        else:
+            self.load(addr, "rcx")
         a(f"shr rcx, {mem.page_bits}")
+        if bits > mem.addr_bits and (largest is None or largest >> mem.addr_bits):
+            if mem.num_pages < 1 << 31:
+                a(f"cmp rcx, {mem.num_pages}")
+                a(f"jae {slow}")
+            else:
+                a("mov rdx, rcx")
+                a(f"shr rdx, {mem.addr_bits - mem.page_bits}")
+                a(f"jnz {slow}")
         table = 8 * mem.num_pages if write else 0
         a(f"mov rcx, qword ptr [{PAGE_TABLE} + rcx*8 + {table}]")
-        page_mask = (1 << mem.page_bits) - 1
-        a("mov rdx, rax")
-        if page_mask < 1 << 31:
-            a(f"and rdx, {page_mask}")
-        else:
-            self.mov_imm("r11", page_mask)
-            a("and rdx, r11")
-        if size > 1:
-            if page_mask - size + 1 < 1 << 31:
-                a(f"cmp rdx, {page_mask - size + 1}")
-            else:
-                self.mov_imm("r11", page_mask - size + 1)
-                a("cmp rdx, r11")
-            a(f"ja {slow}")
         a("test rcx, rcx")
         a(f"jz {slow}")
-
-    def _memory_stub(self, kind: str) -> str:
-        """Label of the region's shared slow-path routine for ``kind`` ("load"/"store"),
-        emitted in far code on first use. Called with rax = guest address, ecx = size and,
-        for stores, r11 = value; calls ``slow_load``/``slow_store``; returns the loaded value
-        in rax. It saves every caller-saved register the region allocates, so a slow path
-        changes no register but rax, rcx, rdx, r11 (the scratch ones)."""
-        if kind in self._memory_stubs:
-            return self._memory_stubs[kind]
-        label = self._memory_stubs[kind] = self.asm.label(f"{kind}stub")
-        used = {loc.name for loc in self.alloc.loc.values() if isinstance(loc, Reg)}
-        saved = [r for r in CALLER_SAVED if r in used]
-        words = len(saved) + 2                      # + result object + converted value
-        size = 8 * words + (8 if words % 2 == 0 else 0)   # entered with rsp = 8 (mod 16)
-        mem = self._memory(kind)
-        a = self.asm
-        with a.far():
-            a.place(label)
-            a(f"sub rsp, {size}")
-            for i, r in enumerate(saved):
-                self.move(Mem(8 * i), Reg(r))
-            a("mov rdx, rax")
-            if kind == "store":
-                a("mov r8, r11")
-            self.host_fp_mode()
-            if kind == "load":
-                temps = self.py_call(mem.slow_load, "KK", 0, [I64], Mem(8 * len(saved)))
+        if mem.page_bits <= 32:
+            self.load(addr, "rdx", 32)
+            a(f"and edx, {(1 << mem.page_bits) - 1}")
+            last = "edx"
+        else:
+            self.load(addr, "rdx")
+            a(f"shl rdx, {64 - mem.page_bits}")
+            a(f"shr rdx, {64 - mem.page_bits}")
+            last = "rdx"
+        if size > 1 and align % size:
+            limit = (1 << mem.page_bits) - size          # the last offset that fits
+            if limit < 1 << 31:
+                a(f"cmp {last}, {limit}")
             else:
-                self.py_call(mem.slow_store, "KKK", 0, [], Mem(8 * len(saved)))
-            self.set_fp_mode()
-            for i, r in enumerate(saved):
-                self.move(Reg(r), Mem(8 * i))
-            if kind == "load":
-                a(f"mov rax, {temps[0].ref()}")
-            a(f"add rsp, {size}")
-            a("ret")
-        return label
+                mov_imm(a, "rax", limit)
+                a(f"cmp {last}, rax")
+            a(f"ja {slow}")
 
-    def _slow_path(self, kind: str, size: int) -> None:
-        """A slow-path call site (far code): position, size, call the region's stub."""
-        self.store_position(tmp="rdx")               # rax holds the address
-        self.asm(f"mov ecx, {size}")
-        self.asm(f"call {self._memory_stub(kind)}")
+    def _slow_path(self, kind: str, size: int, addr) -> None:
+        """A slow-path call site (far code): the shared stub's arguments (stubs.py: rax
+        address, rcx pc, edx size + 256 * delay flag), then the call."""
+        self.load(addr, "rax")
+        mov_imm(self.asm, "rcx", self.cur_pc)
+        self.asm(f"mov edx, {size | (self.cur_delay & 0xFFFFFF) << 8}")
+        stub = self.stubs.load if kind == "load" else self.stubs.store
+        if not self.near(stub):
+            raise CompileError("the shared memory stubs are out of rel32 reach of the region")
+        self.asm(f"call {stub:#x}")
 
     def guest_load(self, inst) -> None:
-        """``load``: page-table fast path, byte swap for big-endian guests, slow path in far
-        code calling ``memory.slow_load(addr, size)``."""
+        """``load``: page-table fast path straight into the result's register, byte swap for
+        big-endian guests, slow path in far code calling ``memory.slow_load(addr, size)``."""
         (addr,), (result,) = inst.args, inst.results
         mem, size, bits = self._memory("load"), result.type.bytes, result.type.bits
         slow, done = self.asm.label("ldslow"), self.asm.label("lddone")
-        self._translate(inst, addr, size, False, slow)
-        dst = sub("rax", max(bits, 32))
+        self._translate(addr, size, False, slow)
+        d = self.dest(result)
         src = ptr(bits, "rcx + rdx")
         if mem.big_endian and size > 1 and "movbe" in self.features:
             if bits == 16:
-                self.asm(f"movbe ax, {src}")
-                self.asm("movzx eax, ax")
+                self.asm(f"movbe {sub(d, 16)}, {src}")
+                self.asm(f"movzx {sub(d, 32)}, {sub(d, 16)}")
             else:
-                self.asm(f"movbe {dst}, {src}")
+                self.asm(f"movbe {sub(d, bits)}, {src}")
         else:
-            self.asm(f"movzx eax, {src}" if bits < 32 else f"mov {dst}, {src}")
+            self.asm(f"movzx {sub(d, 32)}, {src}" if bits < 32 else f"mov {sub(d, bits)}, {src}")
             if mem.big_endian and size > 1:
-                self.byte_swap("rax", bits)
+                self.byte_swap(d, bits)
         self.asm.place(done)
-        self.store(result, "rax")
+        self.store(result, d)
         with self.asm.far():
             self.asm.place(slow)
-            self._slow_path("load", size)
-            self.zext("rax", result.type)
+            self._slow_path("load", size, addr)
+            if bits == 64:
+                if d != "rax":
+                    self.asm(f"mov {d}, rax")
+            elif bits == 32:
+                self.asm(f"mov {sub(d, 32)}, eax")
+            else:
+                self.asm(f"movzx {sub(d, 32)}, {sub('rax', bits)}")
             self.asm(f"jmp {done}")
 
     def guest_store(self, inst) -> None:
-        """``store``: as ``guest_load``, calling ``memory.slow_store(addr, size, value)``."""
+        """``store``: as ``guest_load``, calling ``memory.slow_store(addr, size, value)``; a
+        constant value is stored as an immediate (byte-swapped at compile time)."""
         addr, value = inst.args
         mem, size, bits = self._memory("store"), value.type.bytes, value.type.bits
+        swap = mem.big_endian and size > 1
         slow, done = self.asm.label("stslow"), self.asm.label("stdone")
-        self.load(value, "r11")
-        self._translate(inst, addr, size, True, slow)
+        loc = self._loc[value]
+        constant = self.imm(value)
+        if type(loc) is Mem or (constant is not None and swap and bits == 64):
+            loc = Reg(self.load(value, "r11"))       # a swapped wide constant is rarely imm32
+        self._translate(addr, size, True, slow)
         dst = ptr(bits, "rcx + rdx")
-        if mem.big_endian and size > 1 and "movbe" in self.features:
-            self.asm(f"movbe {dst}, {sub('r11', bits)}")
-        else:
-            if mem.big_endian and size > 1:
-                self.asm("mov rax, r11")         # all checks passed: rax is free
-                self.byte_swap("rax", bits)
-                self.asm(f"mov {dst}, {sub('rax', bits)}")
+        if type(loc) is Imm:
+            pattern = int.from_bytes(constant.to_bytes(size, "little"), "big") if swap \
+                else constant
+            if fits_imm32(pattern, bits):
+                self.asm(f"mov {dst}, {Imm(pattern).text(bits)}")
             else:
-                self.asm(f"mov {dst}, {sub('r11', bits)}")
+                mov_imm(self.asm, "rax", pattern)
+                self.asm(f"mov {dst}, rax")
+        elif not swap:
+            self.asm(f"mov {dst}, {sub(loc.name, bits)}")
+        elif "movbe" in self.features:
+            self.asm(f"movbe {dst}, {sub(loc.name, bits)}")
+        else:
+            self.asm(f"mov {sub('rax', max(32, bits))}, {sub(loc.name, max(32, bits))}")
+            self.byte_swap("rax", bits)
+            self.asm(f"mov {dst}, {sub('rax', bits)}")
         self.asm.place(done)
         with self.asm.far():
             self.asm.place(slow)
-            self._slow_path("store", size)
+            self.load(value, "r11")
+            self._slow_path("store", size, addr)
             self.asm(f"jmp {done}")
 
     def byte_swap(self, reg: str, bits: int) -> None:
@@ -660,11 +861,11 @@ class CodeGen:
             self.set_fp_mode()
             arg_locs, _ = sysv_classify(
                 self.region.params, stack_offset=self.frame + 8 * len(self.alloc.callee_saved) + 8)
-            self.parallel_move([(self.loc(p), src)
+            self.parallel_move([(self._loc[p], src)
                                 for p, src in zip(self.region.entry.params, arg_locs)])
         else:
-            a(f"mov rsp, qword ptr [{CTX} + {C.SAVED_SP}]")
             if self.frame:
+                a(f"mov rsp, qword ptr [{CTX} + {C.SAVED_SP}]")
                 a(f"sub rsp, {self.frame}")
             self.set_fp_mode()
 
@@ -679,7 +880,7 @@ class CodeGen:
             if not pool:
                 raise CompileError(f"ret: too many {'float' if v.type.is_float else 'integer'} "
                                    f"results for the internal convention (at most 2 of each)")
-            moves.append((Reg(pool.pop(0)), self.loc(v)))
+            moves.append((Reg(pool.pop(0)), self._loc[v]))
         self.parallel_move(moves)
         if self.frame:
             self.asm(f"add rsp, {self.frame}")
@@ -687,28 +888,40 @@ class CodeGen:
             self.asm(f"pop {r}")
         self.asm("ret")
 
-    def generate(self, rules: dict) -> Asm:
-        """Lower every reachable block with ``rules`` (op name -> ``rule(cg, inst)``)."""
+    def generate(self) -> Asm:
+        """Lower every reachable block with the rules; instructions the selection folded
+        into their users emit nothing. A block starts at the guest instruction (pc, delay
+        flag) its predecessors end in (the first one laid out before it; the region's pc for
+        the entry)."""
         order = self.alloc.order
+        rules, folded = self.rules, self.sel.folded
         self.entry_label = self.asm.label("entry")
         self.labels = {id(b): self.asm.label("b") for b in order}   # IR names may be odd
+        preds: dict = {}
+        for b in order:
+            for s in successors(b):
+                preds.setdefault(id(s), []).append(id(b))
+        ends = {}                                   # id(block) -> (pc, delay) at its end
         self.prologue()
         for i, block in enumerate(order):
             self.next_block = order[i + 1] if i + 1 < len(order) else None
+            self.cur_pc, self.cur_delay = next(
+                (ends[p] for p in preds.get(id(block), ()) if p in ends), (self.region.pc, 0))
             self.asm.place(self.block_label(block))
-            term = block.terminator
-            if term is None or term is not block.insts[-1]:
+            if not block.insts or block.insts[-1].op not in TERMINATORS:
                 raise CompileError(f"region {self.region.name}: block {block.name} does not "
-                                   f"end in exactly one terminator")
+                                   f"end in a terminator")
             for inst in block.insts:
+                if id(inst) in folded:
+                    continue
                 rule = rules.get(inst.op)
                 if rule is None:
                     raise CompileError(f"region {self.region.name}: no x86-64 lowering for "
                                        f"op {inst.op!r}")
                 try:
-                    rule(self, inst)
+                    rule.emit(self, inst)
                 except CompileError as e:
                     raise CompileError(f"region {self.region.name}, block {block.name}, "
                                        f"{inst!r}: {e}") from e
+            ends[id(block)] = (self.cur_pc, self.cur_delay)
         return self.asm
-

@@ -22,6 +22,7 @@ class Asm:
         self._far: list = []
         self._target = self.main
         self._count = 0
+        self._labels = 0
 
     def label(self, hint: str = "l") -> str:
         """A fresh label name (not yet placed)."""
@@ -30,11 +31,12 @@ class Asm:
 
     def __call__(self, line: str) -> None:
         """Append one instruction to the current section."""
-        self._target.append("    " + line)
+        self._target.append(line)
 
     def place(self, label: str) -> None:
         """Bind ``label`` to the current position of the current section."""
-        self._target.append(f"{label}:")
+        self._target.append(label + ":")
+        self._labels += 1
 
     @contextlib.contextmanager
     def far(self):
@@ -49,14 +51,16 @@ class Asm:
             self._far.extend(block)
 
     def lines(self) -> list:
-        """Every line, main body first, then far code."""
+        """Every line (Keystone statements: instructions and labels), main body first, then
+        far code."""
         return self.main + self._far
 
     def text(self) -> str:
-        return "\n".join(self.lines()) + "\n"
+        """The listing: instructions indented under their labels."""
+        return "".join(f"{line}\n" if line.endswith(":") else f"    {line}\n"
+                       for line in self.lines())
 
-    def counts(self) -> tuple:
-        """``(statements, instructions)``: Keystone counts labels as statements too."""
-        lines = self.lines()
-        labels = sum(1 for line in lines if line.endswith(":"))
-        return len(lines), len(lines) - labels
+    @property
+    def instructions(self) -> int:
+        """How many instructions (statements that are not labels) the text holds."""
+        return len(self.main) + len(self._far) - self._labels

@@ -1,11 +1,16 @@
-"""The x86-64 lowering rules: ONE table, ``RULES = {op name: rule}``, one entry per row of
+"""The x86-64 lowering rules: ONE table, ``RULES = {op name: Rule}``, one entry per row of
 ``dynarec.ir.opcodes.OPS`` (a test checks ``set(RULES) == set(OPS)``).
 
-A rule is ``rule(cg, inst)``: it reads the instruction's operands through ``cg``
-(``codegen.CodeGen``), emits Intel-syntax text and writes the results, keeping the value
-representation of ``regs.py`` (integers zero-extended, ``i1`` as 0/1). The machinery (frames,
-moves, calls, exits, the memory fast path) lives in ``codegen``; rules only say what each op
-is on x86-64, as Cranelift's ISLE keeps lowering rules apart from its machinery.
+A rule (``codegen.Rule``) is ``emit(cg, inst)`` plus the operand forms it accepts: which
+operands may be immediates, which it reads only in their low bits, whether it consumes a fused
+compare (``fold.py`` folds operands into the rule accordingly). ``emit`` reads the
+instruction's operands through ``cg`` (``codegen.CodeGen``), emits Intel-syntax text and writes
+the results, keeping the value representation of ``regs.py`` (integers zero-extended, ``i1`` as
+0/1). Rules compute in the result's own register where they can (in place when it is the first
+operand's), take immediates and memory operands directly, and go through the scratch
+registers only for x86's fixed-register forms. The machinery (frames, moves, calls, exits, the
+memory fast path) lives in ``codegen``; rules only say what each op is on x86-64, as
+Cranelift's ISLE keeps lowering rules apart from its machinery.
 
 Instruction facts are from the Intel SDM vol. 2 pages of each mnemonic. Semantics are those of
 ``dynarec.ir.semantics`` (division by zero and MIN/-1 in far code, never a ``#DE``;
@@ -18,10 +23,10 @@ from __future__ import annotations
 from dynarec import context as C
 from dynarec.errors import CompileError
 from dynarec.ir.opcodes import EXIT_KINDS
-from dynarec.ir.types import Type
+from dynarec.ir.types import Type, to_signed
 
-from .codegen import MXCSR_RC, SCR_MXCSR, SCR_SAVED_MXCSR, f64_bits
-from .regs import CTX, Reg, op_bits, ptr, sub
+from .codegen import INVERSE_CC, MXCSR_RC, SCR_MXCSR, SCR_SAVED_MXCSR, Rule, f64_bits
+from .regs import CTX, Imm, Mem, Reg, fits_imm32, op_bits, sub
 
 SCALAR = {Type.F32: "ss", Type.F64: "sd"}
 MOVS = {Type.F32: "movss", Type.F64: "movsd"}
@@ -70,25 +75,18 @@ def _fconst(cg, inst):
     cg.store_imm(inst.result, inst.attrs["bits"] & inst.result.type.mask)
 
 
-def _slot(cg, inst, t: Type) -> str:
-    ref = inst.attrs["slot"]
-    try:
-        offset, slot_type = cg.env.state.offset(ref), cg.env.state.type(ref)
-    except KeyError as e:
-        raise CompileError(str(e.args[0]))
-    if slot_type is not t:
-        raise CompileError(f"state slot {ref} is {slot_type}, the op uses {t}")
-    return ptr(t.bits, f"{CTX} + {C.GUEST_STATE_OFFSET + offset}")
-
-
 def _get(cg, inst):
     r = inst.result
-    mem = _slot(cg, inst, r.type)
+    mem = cg.slots.operand(inst.attrs["slot"], r.type)
+    loc = cg.loc(r)
     if r.type.is_float:
-        cg.asm(f"{MOVS[r.type]} xmm13, {mem}")
-        cg.fstore(r, "xmm13")
+        if type(loc) is Reg:
+            cg.asm(f"{MOVS[r.type]} {loc.name}, {mem}")
+        else:                                   # a spill slot: the whole word, zero-filled
+            cg.asm(f"mov {sub('rax', r.type.bits)}, {mem}")
+            cg.asm(f"mov {loc.ref()}, rax")
         return
-    dst = cg.target(r)
+    dst = cg.dest(r)
     if r.type.bits < 32:
         cg.asm(f"movzx {sub(dst, 32)}, {mem}")
     else:
@@ -100,13 +98,16 @@ def _get(cg, inst):
 
 def _put(cg, inst):
     (v,) = inst.args
-    mem = _slot(cg, inst, v.type)
-    if v.type.is_float:
-        cg.fload(v, "xmm13")
-        cg.asm(f"{MOVS[v.type]} {mem}, xmm13")
+    t = v.type
+    mem = cg.slots.operand(inst.attrs["slot"], t)
+    loc = cg.loc(v)
+    if type(loc) is Imm and fits_imm32(loc.value, t.bits):
+        cg.asm(f"mov {mem}, {loc.text(t.bits)}")
+    elif type(loc) is Reg and loc.is_xmm:
+        cg.asm(f"{MOVS[t]} {mem}, {loc.name}")
     else:
-        reg = cg.loc(v).name if isinstance(cg.loc(v), Reg) else cg.load(v, "rax")
-        cg.asm(f"mov {mem}, {sub(reg, v.type.bits)}")
+        reg = loc.name if type(loc) is Reg else cg.load(v, "rax", t.bits)
+        cg.asm(f"mov {mem}, {sub(reg, t.bits)}")
 
 
 def _insn_start(cg, inst):
@@ -140,24 +141,63 @@ def _check_budget(cg, inst):
 
 # --- integer arithmetic ----------------------------------------------------------------------
 
-def _alu(mnemonic: str):
-    """Two-operand ALU op computed at 32 or 64 bits (low bits are exact for narrower types)."""
+def _alu(mnemonic: str, commutative: bool):
+    """Two-operand ALU op computed at 32 or 64 bits (low bits are exact for narrower types):
+    in place when the result has the first operand's register, ``lea`` for additions into
+    another register, three-operand ``imul`` by a constant, ``neg`` + ``add`` for ``a - b``
+    into ``b``'s register."""
+    bitwise = mnemonic in ("and", "or", "xor")
+
     def rule(cg, inst):
         a, b = inst.args
-        t, bits = inst.result.type, op_bits(inst.result.type)
-        dst = cg.load(a, cg.target(inst.result, b))
-        cg.asm(f"{mnemonic} {sub(dst, bits)}, {cg.rm(b, bits)}")
-        _narrow(cg, dst, t)
-        cg.store(inst.result, dst)
+        r = inst.result
+        t, bits = r.type, op_bits(r.type)
+        la, lb, lr = cg.loc(a), cg.loc(b), cg.loc(r)
+        if commutative and (type(la) is Imm or (lr == lb and lr != la)):
+            a, b, la, lb = b, a, lb, la
+        if type(lr) is Reg and lr == lb and lr != la:         # r = a - r
+            d = lr.name
+            cg.asm(f"neg {sub(d, bits)}")
+            cg.asm(f"add {sub(d, bits)}, {cg.rm(a, bits)}")
+        else:
+            d = cg.dest(r) if la == lb else cg.dest(r, b)
+            lea = _lea_operand(mnemonic, lb, bits) if type(la) is Reg and d != la.name \
+                else None
+            if lea is not None:
+                cg.asm(f"lea {sub(d, bits)}, [{la.name} + {lea}]")
+            elif type(lb) is Imm and mnemonic == "imul":
+                src = cg.rm(a, bits) if type(la) is not Imm else sub(cg.load(a, d), bits)
+                cg.asm(f"imul {sub(d, bits)}, {src}, {lb.text(bits)}")
+            else:
+                cg.load(a, d, bits)
+                cg.asm(f"{mnemonic} {sub(d, bits)}, {cg.rm(b, bits)}")
+        if t.bits < 32 and not (bitwise and not cg.is_view(a) and not cg.is_view(b)):
+            cg.zext(d, t)
+        cg.store(r, d)
     return rule
+
+
+def _lea_operand(mnemonic: str, lb, bits: int):
+    """What ``lea d, [a + X]`` needs as ``X`` to compute ``a + b`` / ``a - b`` (a register
+    or a displacement: ``lea`` adds at the address width and keeps the low ``bits``), or
+    ``None`` when ``lea`` cannot (a register to subtract, memory, a displacement out of
+    imm32 range)."""
+    if type(lb) is Reg and mnemonic == "add":
+        return lb.name
+    if type(lb) is Imm and mnemonic in ("add", "sub"):
+        disp = to_signed(lb.value if mnemonic == "add" else -lb.value, bits)
+        if -(1 << 31) <= disp < 1 << 31:
+            return str(disp)
+    return None
 
 
 def _unary_alu(mnemonic: str):
     def rule(cg, inst):
         t = inst.result.type
-        dst = cg.load(inst.args[0], cg.target(inst.result))
+        dst = cg.load(inst.args[0], cg.dest(inst.result), op_bits(t))
         cg.asm(f"{mnemonic} {sub(dst, op_bits(t))}")
-        _narrow(cg, dst, t)
+        if t.bits < 32:
+            cg.zext(dst, t)
         cg.store(inst.result, dst)
     return rule
 
@@ -247,38 +287,89 @@ def _divide(signed: bool, remainder: bool):
             cg.asm(f"jmp {done}")
             if signed and t.bits >= 32:
                 cg.asm.place(minus1)            # MIN / -1 = MIN (wraps); x % -1 = 0
-                cg.asm(f"xor eax, eax" if remainder else f"neg {rax}")
+                cg.asm("xor eax, eax" if remainder else f"neg {rax}")
                 cg.asm(f"jmp {done}")
     return rule
 
 
 def _shift(kind: str):
-    """Shifts at 64 bits on the extended value; counts >= the width saturate."""
+    """Shifts; counts >= the width give 0 (``ashr``: the sign fill). By a constant: one
+    instruction at the operation width. By a register: at 32 or 64 bits, the count clamped
+    by compare + cmov (x86 masks counts to 5 or 6 bits) unless it is known to be in range
+    (``cg.bound``: an ``and`` with a small mask, as guests write it)."""
     mnemonic = {"shl": "shl", "lshr": "shr", "ashr": "sar"}[kind]
 
     def rule(cg, inst):
         a, count = inst.args
-        t = inst.result.type
-        cg.load(count, "rcx")
-        if kind == "ashr":
-            cg.load(a, "rax")
-            cg.sext64("rax", t)
-            cg.asm("mov edx, 63")               # sar by >= 63 is the sign fill
-            cg.asm("cmp rcx, 63")
-            cg.asm("cmova rcx, rdx")
-            cg.asm("sarx rax, rax, rcx" if "bmi2" in cg.features else "sar rax, cl")
-        else:
-            if "bmi2" in cg.features:
-                cg.asm(f"{mnemonic}x rax, {cg.rm(a, 64)}, rcx")
+        r = inst.result
+        t = r.type
+        n, w = t.bits, op_bits(t)
+        k = cg.imm(count)
+        if n == 1 and kind == "ashr":                # the sign fill of one bit is itself
+            cg.store(r, cg.load(a, cg.dest(r)))
+            return
+        if k is not None:
+            if k >= n and kind != "ashr":
+                d = cg.dest(r)
+                cg.mov_imm(d, 0)
             else:
-                cg.load(a, "rax")
-                cg.asm(f"{mnemonic} rax, cl")
-            cg.asm("xor edx, edx")              # x86 masks the count to 6 bits
-            cg.asm("cmp rcx, 63")
-            cg.asm("cmova rax, rdx")
-        cg.zext("rax", t)
-        cg.store(inst.result, "rax")
+                d = _shift_source(cg, kind, a, cg.dest(r), n, w)
+                if k:
+                    cg.asm(f"{mnemonic} {sub(d, w)}, {min(k, n - 1)}")
+                if kind != "lshr" and n < 32:
+                    cg.zext(d, t)
+            cg.store(r, d)
+            return
+        limit = w - 1
+        largest, _ = cg.bound(count)
+        clamp = largest is None or largest > limit
+        bmi2 = "bmi2" in cg.features
+        lc = cg.loc(count)
+        if bmi2 and type(lc) is Reg and not (kind == "ashr" and clamp):
+            c = lc.name                              # shlx & co. take any count register
+        else:
+            c = cg.load(count, "rcx")
+        if kind == "ashr":
+            if clamp:
+                cg.asm(f"mov edx, {limit}")
+                cg.asm(f"cmp rcx, {limit}")
+                cg.asm("cmova ecx, edx")
+            d = _shift_source(cg, kind, a, cg.dest(r, count), n, w)   # count read after
+            cg.asm(f"sarx {sub(d, w)}, {sub(d, w)}, {sub(c, w)}" if bmi2
+                   else f"sar {sub(d, w)}, cl")
+        elif bmi2:                                   # shlx/shrx leave the flags alone
+            d = cg.dest(r)
+            if kind == "lshr" and n < 32 and cg.is_view(a):
+                src = sub(cg.load(a, "rax"), w)
+            else:
+                src = cg.rm(a, w)
+            if clamp:
+                cg.asm("xor edx, edx")
+                cg.asm(f"cmp {sub(c, max(8, count.type.bits))}, {limit}")
+            cg.asm(f"{mnemonic}x {sub(d, w)}, {src}, {sub(c, w)}")
+            if clamp:
+                cg.asm(f"cmova {sub(d, w)}, edx" if w == 32 else f"cmova {d}, rdx")
+        else:
+            d = _shift_source(cg, kind, a, cg.dest(r), n, w)
+            cg.asm(f"{mnemonic} {sub(d, w)}, cl")
+            if clamp:
+                cg.asm("xor edx, edx")
+                cg.asm(f"cmp rcx, {limit}")
+                cg.asm(f"cmova {sub(d, w)}, edx" if w == 32 else f"cmova {d}, rdx")
+        if kind != "lshr" and n < 32:
+            cg.zext(d, t)
+        cg.store(r, d)
     return rule
+
+
+def _shift_source(cg, kind: str, a, d: str, n: int, w: int) -> str:
+    """Copy the shifted operand (maybe a view) into ``d`` as the shift needs it:
+    sign-extended to 32 bits for a narrow ``ashr``, zero-extended for a narrow ``lshr``, else
+    its low ``w`` bits (all a ``w``-bit shift reads)."""
+    if kind == "ashr" and n < 32:
+        cg.asm(f"movsx {sub(d, 32)}, {cg.rm(a, n)}")
+        return d
+    return cg.load(a, d) if kind == "lshr" and n < 32 else cg.load(a, d, w)
 
 
 def _rotate(mnemonic: str):
@@ -286,13 +377,19 @@ def _rotate(mnemonic: str):
     then mod the width, which is ``count mod width`` for widths 8..64."""
     def rule(cg, inst):
         a, count = inst.args
-        t = inst.result.type
-        cg.load(a, "rax")
-        if t.bits > 1:                          # a 1-bit rotate is the identity
+        r = inst.result
+        t = r.type
+        k = cg.imm(count)
+        if t.bits > 1 and k is not None and k % t.bits:
+            d = cg.load(a, cg.dest(r))
+            cg.asm(f"{mnemonic} {sub(d, t.bits)}, {k % t.bits}")
+        elif t.bits > 1 and k is None:
             cg.load(count, "rcx")
-            cg.asm(f"{mnemonic} {sub('rax', t.bits)}, cl")
-            _narrow(cg, "rax", t)
-        cg.store(inst.result, "rax")
+            d = cg.load(a, cg.dest(r))
+            cg.asm(f"{mnemonic} {sub(d, t.bits)}, cl")
+        else:                                   # a 1-bit rotate, a whole turn: the identity
+            d = cg.load(a, cg.dest(r))
+        cg.store(r, d)
     return rule
 
 
@@ -368,56 +465,116 @@ def _bswap(cg, inst):
 
 
 def _sext(cg, inst):
-    dst = cg.load(inst.args[0], cg.target(inst.result))
-    cg.sext64(dst, inst.args[0].type)
-    cg.zext(dst, inst.result.type)
-    cg.store(inst.result, dst)
+    """One ``movsx``/``movsxd`` from the operand's width (``neg`` for ``i1``); narrower
+    results are masked back."""
+    (a,), r = inst.args, inst.result
+    n, t = a.type.bits, r.type
+    d = cg.dest(r)
+    if n == 1:
+        cg.load(a, d)
+        cg.asm(f"neg {sub(d, op_bits(t))}")
+    else:
+        cg.asm(f"{'movsxd' if n == 32 else 'movsx'} {sub(d, op_bits(t))}, {cg.rm(a, n)}")
+    if t.bits < 32:
+        cg.zext(d, t)
+    cg.store(r, d)
 
 
 def _zext(cg, inst):
-    cg.store(inst.result, cg.load(inst.args[0], cg.target(inst.result)))
+    """Nothing (or a copy) for a normalised operand; one ``mov``/``movzx`` for a view."""
+    cg.store(inst.result, cg.load(inst.args[0], cg.dest(inst.result)))
 
 
 def _trunc(cg, inst):
-    dst = cg.load(inst.args[0], cg.target(inst.result))
-    cg.zext(dst, inst.result.type)
-    cg.store(inst.result, dst)
+    """One ``mov``/``movzx`` of the kept width (plus ``and`` for ``i1``)."""
+    (a,), r = inst.args, inst.result
+    n = r.type.bits
+    d = cg.dest(r)
+    if n in (8, 16):
+        cg.asm(f"movzx {sub(d, 32)}, {cg.rm(a, n)}")
+    else:
+        cg.asm(f"mov {sub(d, 32)}, {cg.rm(a, 32)}")
+        if n == 1:
+            cg.asm(f"and {sub(d, 32)}, 1")
+    cg.store(r, d)
 
 
 ICMP_CC = {"eq": "e", "ne": "ne", "slt": "l", "sle": "le", "sgt": "g", "sge": "ge",
            "ult": "b", "ule": "be", "ugt": "a", "uge": "ae"}
 # i1 read as signed is 0 or -1, so its signed order is the unsigned order reversed
 I1_SIGNED = {"slt": "ugt", "sle": "uge", "sgt": "ult", "sge": "ule"}
+# the condition that holds for (b, a) when cond holds for (a, b)
+SWAPPED = {"eq": "eq", "ne": "ne", "slt": "sgt", "sle": "sge", "sgt": "slt", "sge": "sle",
+           "ult": "ugt", "ule": "uge", "ugt": "ult", "uge": "ule"}
 
 
-def _icmp(cg, inst):
-    a, b = inst.args
-    cond = inst.attrs["cond"]
+def _compare(cg, icmp) -> str:
+    """Emit the compare of ``icmp`` (at its operands' width) and return the x86 condition
+    code that holds when the ``icmp`` is true. A constant goes second (the condition
+    swapped if need be); ``test`` replaces a compare with 0. Uses rcx as scratch."""
+    a, b = icmp.args
+    cond = icmp.attrs["cond"]
     if a.type.bits == 1:
         cond = I1_SIGNED.get(cond, cond)
     bits = max(8, a.type.bits)
-    cg.load(a, "rax")
-    cg.asm(f"cmp {sub('rax', bits)}, {cg.rm(b, bits)}")
-    _setcc(cg, ICMP_CC[cond], "rcx")
-    cg.store(inst.result, "rcx")
+    la, lb = cg.loc(a), cg.loc(b)
+    if type(la) is Imm and type(lb) is not Imm:
+        a, b, la, lb, cond = b, a, lb, la, SWAPPED[cond]
+    if type(la) is Imm or (type(la) is Mem and type(lb) is Mem):
+        left = sub(cg.load(a, "rcx"), bits)
+    else:
+        left = cg.rm(a, bits)
+    if type(lb) is Imm and lb.value == 0 and type(la) is Reg:
+        cg.asm(f"test {left}, {left}")
+    else:
+        cg.asm(f"cmp {left}, {cg.rm(b, bits)}")
+    return ICMP_CC[cond]
+
+
+def _condition(cg, c) -> str:
+    """Set the flags for the ``i1`` value ``c`` (its fused compare, or a test of it) and
+    return the condition code that holds when ``c`` is 1."""
+    icmp = cg.fused(c)
+    if icmp is not None:
+        return _compare(cg, icmp)
+    loc = cg.loc(c)
+    if type(loc) is Reg:
+        cg.asm(f"test {sub(loc.name, 8)}, {sub(loc.name, 8)}")
+    else:
+        cg.asm(f"cmp {cg.rm(c, 8)}, 0")
+    return "ne"
+
+
+def _icmp(cg, inst):
+    cc = _compare(cg, inst)
+    d = cg.dest(inst.result)
+    _setcc(cg, cc, d)
+    cg.store(inst.result, d)
 
 
 def _select(cg, inst):
     c, x, y = inst.args
     r = inst.result
-    if r.type.is_float:
+    k = cg.imm(c)
+    if k is not None:                           # a constant condition: a copy
+        if r.type.is_float:
+            cg.fstore(r, cg.fload(x if k else y, "xmm13"))
+        else:
+            cg.store(r, cg.load(x if k else y, cg.dest(r)))
+    elif r.type.is_float:
         skip = cg.asm.label("sel")
         cg.fload(y, "xmm13")
-        cg.asm(f"cmp {cg.rm(c, 8)}, 0")
-        cg.asm(f"je {skip}")
+        cg.asm(f"j{INVERSE_CC[_condition(cg, c)]} {skip}")
         cg.fload(x, "xmm13")
         cg.asm.place(skip)
         cg.fstore(r, "xmm13")
     else:
-        dst = cg.load(y, cg.target(r, c, x))
-        cg.asm(f"cmp {cg.rm(c, 8)}, 0")
-        cg.asm(f"cmovne {dst}, {cg.rm(x, 64)}")
-        cg.store(r, dst)
+        icmp = cg.fused(c)
+        d = cg.dest(r, x, *(icmp.args if icmp is not None else (c,)))
+        cg.load(y, d)
+        cc = _condition(cg, c)
+        cg.asm(f"cmov{cc} {d}, {cg.rm(x, 64)}")
+        cg.store(r, d)
 
 
 def _carry_op(subtract: bool):
@@ -685,10 +842,14 @@ def _br(cg, inst):
 
 
 def _brif(cg, inst):
-    then, other = inst.targets
-    cg.asm(f"cmp {cg.rm(inst.args[0], 8)}, 0")
-    cg.branch("ne", then)
-    cg.jump(other)
+    """``cmp`` + ``jcc`` for a fused compare (else a test of the ``i1``), falling through
+    into the target laid out next; a constant condition is a jump."""
+    (c,), (then, other) = inst.args, inst.targets
+    k = cg.imm(c)
+    if k is not None:
+        cg.jump(then if k else other)
+    else:
+        cg.branch2(_condition(cg, c), then, other)
 
 
 def _br_table(cg, inst):
@@ -717,71 +878,77 @@ def _trap(cg, inst):
     cg.exit(C.ExitReason.EXCEPTION, pc=inst.attrs["pc"], info=inst.attrs["cause"], delay=True)
 
 
+# operand forms: which positions may be immediates (imm), are read in their low bits (low)
+_BINARY = dict(imm=(0, 1), low=(0, 1))
+_SHIFT = dict(imm=(1,), wide=True, low=(0, 1))
+_LOW = dict(low=(0,))
+_CALL = dict(imm="all", wide=True)
+
 RULES = {
-    "iconst": _iconst,
-    "fconst": _fconst,
-    "get": _get,
-    "put": _put,
-    "load": lambda cg, inst: cg.guest_load(inst),
-    "store": lambda cg, inst: cg.guest_store(inst),
-    "insn_start": _insn_start,
-    "charge": _charge,
-    "check_budget": _check_budget,
-    "add": _alu("add"),
-    "sub": _alu("sub"),
-    "mul": _alu("imul"),
-    "smul_ov": _mul_ov(signed=True),
-    "umul_ov": _mul_ov(signed=False),
-    "smulhi": _mulhi(signed=True),
-    "umulhi": _mulhi(signed=False),
-    "sdiv": _divide(signed=True, remainder=False),
-    "udiv": _divide(signed=False, remainder=False),
-    "srem": _divide(signed=True, remainder=True),
-    "urem": _divide(signed=False, remainder=True),
-    "and": _alu("and"),
-    "or": _alu("or"),
-    "xor": _alu("xor"),
-    "not": _unary_alu("not"),
-    "neg": _unary_alu("neg"),
-    "shl": _shift("shl"),
-    "lshr": _shift("lshr"),
-    "ashr": _shift("ashr"),
-    "rotl": _rotate("rol"),
-    "rotr": _rotate("ror"),
-    "clz": _clz,
-    "ctz": _ctz,
-    "popcount": _popcount,
-    "bswap": _bswap,
-    "sext": _sext,
-    "zext": _zext,
-    "trunc": _trunc,
-    "icmp": _icmp,
-    "select": _select,
-    "addc": _carry_op(subtract=False),
-    "subb": _carry_op(subtract=True),
-    "fadd": _farith("add"),
-    "fsub": _farith("sub"),
-    "fmul": _farith("mul"),
-    "fdiv": _farith("div"),
-    "fsqrt": _fsqrt,
-    "fabs": _sign_bit("btr"),
-    "fneg": _sign_bit("btc"),
-    "fmin": _fminmax(is_max=False),
-    "fmax": _fminmax(is_max=True),
-    "fcmp": _fcmp,
-    "fcvt_from_sint": _fcvt_from_int(signed=True),
-    "fcvt_from_uint": _fcvt_from_int(signed=False),
-    "fcvt_to_sint": _fcvt_to_int(signed=True),
-    "fcvt_to_uint": _fcvt_to_int(signed=False),
-    "fpromote": _fconvert("cvtss2sd"),
-    "fdemote": _fconvert("cvtsd2ss"),
-    "bitcast": _bitcast,
-    "call": lambda cg, inst: cg.call_helper(inst),
-    "call_fn": lambda cg, inst: cg.call_function(inst),
-    "br": _br,
-    "brif": _brif,
-    "br_table": _br_table,
-    "exit": _exit,
-    "ret": lambda cg, inst: cg.ret(inst),
-    "trap": _trap,
+    "iconst": Rule(_iconst),
+    "fconst": Rule(_fconst),
+    "get": Rule(_get),
+    "put": Rule(_put, imm=(0,), wide=True, low=(0,)),
+    "load": Rule(lambda cg, inst: cg.guest_load(inst), low=(0,)),
+    "store": Rule(lambda cg, inst: cg.guest_store(inst), imm=(1,), wide=True, low=(0, 1)),
+    "insn_start": Rule(_insn_start),
+    "charge": Rule(_charge),
+    "check_budget": Rule(_check_budget),
+    "add": Rule(_alu("add", commutative=True), **_BINARY),
+    "sub": Rule(_alu("sub", commutative=False), **_BINARY),
+    "mul": Rule(_alu("imul", commutative=True), **_BINARY),
+    "smul_ov": Rule(_mul_ov(signed=True)),
+    "umul_ov": Rule(_mul_ov(signed=False)),
+    "smulhi": Rule(_mulhi(signed=True)),
+    "umulhi": Rule(_mulhi(signed=False)),
+    "sdiv": Rule(_divide(signed=True, remainder=False)),
+    "udiv": Rule(_divide(signed=False, remainder=False)),
+    "srem": Rule(_divide(signed=True, remainder=True)),
+    "urem": Rule(_divide(signed=False, remainder=True)),
+    "and": Rule(_alu("and", commutative=True), **_BINARY),
+    "or": Rule(_alu("or", commutative=True), **_BINARY),
+    "xor": Rule(_alu("xor", commutative=True), **_BINARY),
+    "not": Rule(_unary_alu("not"), **_LOW),
+    "neg": Rule(_unary_alu("neg"), **_LOW),
+    "shl": Rule(_shift("shl"), **_SHIFT),
+    "lshr": Rule(_shift("lshr"), **_SHIFT),
+    "ashr": Rule(_shift("ashr"), **_SHIFT),
+    "rotl": Rule(_rotate("rol"), **_SHIFT),
+    "rotr": Rule(_rotate("ror"), **_SHIFT),
+    "clz": Rule(_clz),
+    "ctz": Rule(_ctz),
+    "popcount": Rule(_popcount),
+    "bswap": Rule(_bswap),
+    "sext": Rule(_sext, **_LOW),
+    "zext": Rule(_zext, **_LOW),
+    "trunc": Rule(_trunc, **_LOW),
+    "icmp": Rule(_icmp, **_BINARY),
+    "select": Rule(_select, imm=(0, 2), wide=True, cc=True),
+    "addc": Rule(_carry_op(subtract=False)),
+    "subb": Rule(_carry_op(subtract=True)),
+    "fadd": Rule(_farith("add")),
+    "fsub": Rule(_farith("sub")),
+    "fmul": Rule(_farith("mul")),
+    "fdiv": Rule(_farith("div")),
+    "fsqrt": Rule(_fsqrt),
+    "fabs": Rule(_sign_bit("btr")),
+    "fneg": Rule(_sign_bit("btc")),
+    "fmin": Rule(_fminmax(is_max=False)),
+    "fmax": Rule(_fminmax(is_max=True)),
+    "fcmp": Rule(_fcmp),
+    "fcvt_from_sint": Rule(_fcvt_from_int(signed=True)),
+    "fcvt_from_uint": Rule(_fcvt_from_int(signed=False)),
+    "fcvt_to_sint": Rule(_fcvt_to_int(signed=True)),
+    "fcvt_to_uint": Rule(_fcvt_to_int(signed=False)),
+    "fpromote": Rule(_fconvert("cvtss2sd")),
+    "fdemote": Rule(_fconvert("cvtsd2ss")),
+    "bitcast": Rule(_bitcast),
+    "call": Rule(lambda cg, inst: cg.call_helper(inst), **_CALL),
+    "call_fn": Rule(lambda cg, inst: cg.call_function(inst), **_CALL),
+    "br": Rule(_br),
+    "brif": Rule(_brif, imm=(0,), cc=True),
+    "br_table": Rule(_br_table),
+    "exit": Rule(_exit, imm=(0,), wide=True),
+    "ret": Rule(lambda cg, inst: cg.ret(inst), **_CALL),
+    "trap": Rule(_trap),
 }

@@ -16,14 +16,17 @@ is caller-saved):
 ``xmm0-12``            allocatable floats (all caller-saved: floats live across a call spill)
 =====================  ==================================================================
 
-Frames. A block region resets ``rsp`` to the dispatcher's ``saved_sp`` and subtracts its frame
-on entry (so a region reached by a direct jump from another region needs no epilogue there);
-exits jump to the exit stub, which restores everything. A function region (``kind="function"``)
-is entered by ``call`` and pushes the callee-saved registers it allocates, then subtracts its
-frame. Frame layout, from ``rsp`` up: outgoing stack arguments, call temporaries (a Python
-call's result object and converted results), spill slots (8 bytes each, whatever the type).
-The memory slow path calls a per-region stub that saves, on its own stack space, every
-caller-saved register the region allocates, so loads and stores clobber scratch registers only.
+Frames. A block region with a frame resets ``rsp`` to the dispatcher's ``saved_sp`` and
+subtracts its frame on entry (so a region reached by a direct jump from another region needs
+no epilogue there); a region without one leaves ``rsp`` alone (it is ``saved_sp`` minus some
+region's frame: valid and 16-byte aligned). Exits jump to the exit stub, which restores
+everything. A function region (``kind="function"``) is entered by ``call`` and pushes the
+callee-saved registers it allocates, then subtracts its frame. Frame layout, from ``rsp`` up:
+outgoing stack arguments, call temporaries (a Python call's result object and converted
+results), spill slots (8 bytes each, whatever the type).
+The memory slow path calls a stub shared by every region of the code cache (``stubs.py``) that
+saves, on its own stack space, every allocatable caller-saved register, so loads and stores
+clobber scratch registers only.
 
 MXCSR: a region with rounding-sensitive float ops loads its mode (rounding control from the
 region's ``rounding``, all exceptions masked, no FTZ/DAZ) at entry and after every call; before
@@ -39,14 +42,17 @@ are called the same way (so a native helper with two results returns a 16-byte s
 
 Value representation: an integer value of ``iN`` is held zero-extended in a full 64-bit
 register (``i1`` as 0 or 1); ``f32`` in the low 32 bits of an xmm register, ``f64`` in the low
-64 bits.
+64 bits. Two kinds of value have no location of their own (``fold.py`` decides which): a
+constant whose every user takes it as an immediate (``Imm``), and a *view* -- a ``trunc`` whose
+every user reads only the low bits of its operand -- which lives in the location of the value
+it truncates, so only its low ``type.bits`` bits are meaningful there.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from dynarec.ir.types import Type
+from dynarec.ir.types import Type, to_signed
 
 CTX = "rbx"
 PAGE_TABLE = "r15"
@@ -80,13 +86,13 @@ def _sub_names(r: str) -> dict:
 
 GPRS = ("rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi",
         "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15")
-_NAMES = {r: _sub_names(r) for r in GPRS}
+_NAMES = {r: {**_sub_names(r), 1: _sub_names(r)[8]} for r in GPRS}
 
 
 def sub(reg: str, bits: int) -> str:
     """The name of general register ``reg`` (64-bit name) at ``bits`` = 8/16/32/64
     (``bits == 1`` reads as 8)."""
-    return _NAMES[reg][max(8, bits)]
+    return _NAMES[reg][bits]
 
 
 def op_bits(t: Type) -> int:
@@ -95,15 +101,23 @@ def op_bits(t: Type) -> int:
     return 64 if t.bits == 64 else 32
 
 
-@dataclass(frozen=True)
 class Reg:
-    """A value held in register ``name`` (64-bit GPR name, or ``xmmN``)."""
+    """A value held in register ``name`` (64-bit GPR name, or ``xmmN``); ``is_xmm`` for the
+    vector registers. There is one object per register name, so ``==`` is identity."""
 
-    name: str
+    __slots__ = ("name", "is_xmm")
+    _interned: dict = {}
 
-    @property
-    def is_xmm(self) -> bool:
-        return self.name.startswith("xmm")
+    def __new__(cls, name: str) -> "Reg":
+        reg = cls._interned.get(name)
+        if reg is None:
+            reg = cls._interned[name] = object.__new__(cls)
+            reg.name = name
+            reg.is_xmm = name.startswith("xmm")
+        return reg
+
+    def __repr__(self) -> str:
+        return f"Reg({self.name!r})"
 
     def __str__(self) -> str:
         return self.name
@@ -124,7 +138,28 @@ class Mem:
         return self.ref()
 
 
-Loc = Reg | Mem
+@dataclass(frozen=True)
+class Imm:
+    """A constant operand folded into its users: ``value`` is its bit pattern (unsigned)."""
+
+    value: int
+
+    def text(self, bits: int) -> str:
+        """The immediate as an operand of a ``bits``-wide instruction: signed at 64 bits
+        (x86 sign-extends imm32 there; ``fold.fits`` checks it fits), unsigned below."""
+        if bits == 64:
+            return str(to_signed(self.value, 64))
+        return str(self.value & ((1 << max(8, bits)) - 1))
+
+
+def fits_imm32(value: int, bits: int) -> bool:
+    """True if the ``bits``-wide pattern ``value`` can be the immediate of a ``bits``-wide ALU
+    instruction: any value below 64 bits; at 64 bits, one that imm32 sign-extends to (Intel
+    SDM vol. 2 section 2.2.1.5: 64-bit operand size keeps 32-bit immediates)."""
+    return bits < 64 or -(1 << 31) <= to_signed(value, 64) < 1 << 31
+
+
+Loc = Reg | Mem | Imm
 
 _PTR = {8: "byte", 16: "word", 32: "dword", 64: "qword"}
 

@@ -322,6 +322,27 @@ def test_exit_fields(h):
         assert h.header.exit_delay == (reason == ExitReason.EXCEPTION)
 
 
+def test_a_block_continues_the_guest_instruction_of_its_predecessor(h):
+    """The pc and delay flag a trap (or a slow path, a helper call) reports come from the
+    path to it, not from whatever block was laid out before it: here the trap's block comes
+    after one that starts a delay-slot instruction."""
+    m = module(h)
+    r, b = block(m)
+    b.insn_start(pc=0x100)
+    trap, slot = b.new_block(), b.new_block()
+    b.brif(b.icmp(b.get("a[0]"), b.iconst(I64, 0), cond="ne"), trap, slot)
+    b.switch_to(slot)
+    b.insn_start(pc=0x104, delay=1)
+    b.exit(pc=0x108)
+    b.switch_to(trap)
+    b.trap(cause=9, pc=0x100)
+    code = h.compile(r)
+    assert code.asm.index(f"+ 8], {0x108}") < code.asm.index("+ 56], 0")   # trap after slot
+    h.state["a[0]"] = 1
+    assert h.run(code) == ExitReason.EXCEPTION
+    assert (h.header.next_pc, h.header.exit_info, h.header.exit_delay) == (0x100, 9, 0)
+
+
 def test_charge_and_check_budget(h):
     m = module(h)
     r, b = block(m)
@@ -429,6 +450,13 @@ def test_compile_errors_name_the_problem(h):
     b.put("r[0]", b.iconst(I64, 1))
     with pytest.raises(CompileError, match="unterminated"):
         h.compile(r3)
+    for slot, t, message in (("nope", I64, "no state slot 'nope'"),
+                             ("a[1]", I32, "state slot a\\[1\\] is i64, the op uses i32")):
+        r4, b = block(m, f"slot_{t}")
+        b.emit("get", [], {"slot": slot}, [t])
+        b.exit(pc=0)
+        with pytest.raises(CompileError, match=message):
+            h.compile(r4)
 
 
 def test_full_code_cache_flushes_and_reassembles():
@@ -438,7 +466,7 @@ def test_full_code_cache_flushes_and_reassembles():
     for i in range(12):
         r, b = block(m, f"r{i}")
         acc = b.get("a[0]")
-        for k in range(60):
+        for k in range(150):
             acc = b.add(b.mul(acc, b.iconst(I64, 3)), b.iconst(I64, k + i))
         b.put("r[0]", acc)
         b.exit(pc=0x104)
@@ -447,7 +475,7 @@ def test_full_code_cache_flushes_and_reassembles():
         h.state["a[0]"] = 1
         assert h.run(compiled) == ExitReason.NEXT
         want = 1
-        for k in range(60):
+        for k in range(150):
             want = (want * 3 + k + i) % 2 ** 64
         assert h.state["r[0]"] == want
     assert h.cache.flushes > 0 and len(set(entries)) < len(entries)
@@ -461,10 +489,39 @@ def test_full_code_cache_flushes_and_reassembles():
         h.compile(r)
 
 
+def test_a_region_that_fits_only_without_the_shared_stubs_is_refused():
+    """The shared stubs go back into a flushed cache first, so a region needing nearly the
+    whole cache cannot fit: CodeCacheFull after one flush, not a flush loop."""
+    def adds(n):
+        m = module(h)
+        r, b = block(m, f"adds{n}")
+        acc = b.get("a[0]")
+        for k in range(n):
+            acc = b.add(acc, b.iconst(I64, (k + 1) << 20))     # 7 bytes each
+        b.put("r[0]", acc)
+        b.exit(pc=0)
+        return r
+
+    h = Harness(X86_64Host(), SLOTS, cache_size=8192)
+    tiny = h.compile(adds(0))                             # places the stubs first
+    room = h.cache.size - h.cache._pinned                 # what a flush leaves
+    stubs = h.cache.used - h.cache._pinned - (tiny.size + 15) // 16 * 16
+    assert stubs > 0
+    n = (room - stubs // 2 - tiny.size) // 7              # fits without the stubs only
+    flushes = h.cache.flushes
+    with pytest.raises(CodeCacheFull):
+        h.compile(adds(n))
+    assert h.cache.flushes == flushes + 1
+    assert h.run(h.compile(adds(3))) == ExitReason.NEXT   # still usable
+
+
 def test_keystone_rejection_names_the_line():
     host = X86_64Host()
     with pytest.raises(CompileError, match=r"line 2: 'frobnicate rax'"):
         host.assemble(["    nop", "    frobnicate rax", "L1:", "    jmp L1"], 0x1000, "t")
+    far = 0x7F00_0000_0000                  # absolute targets are fine near the code
+    with pytest.raises(CompileError, match=r"line 3: 'frobnicate rax'"):
+        host.assemble([f"jmp {far + 64:#x}", f"call {far:#x}", "frobnicate rax"], far, "t")
     assert host.assemble(["L1:", "    jmp L1"], 0x1000, "t") == b"\xeb\xfe"
 
 

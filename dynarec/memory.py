@@ -241,9 +241,9 @@ class AddressSpace:
     def slow_store(self, addr: int, size: int, value: int) -> None:
         """Generated code's store slow path (see ``dynarec.host``)."""
         self.slow_accesses += 1
-        if self.store_log is not None:
-            self.store_log.append((addr, size, value & ((1 << (8 * size)) - 1)))
         self.write(addr, size, value)
+        if self.store_log is not None:          # after the write: a store that faults is not made
+            self.store_log.append((addr, size, value & ((1 << (8 * size)) - 1)))
 
     def log_accesses(self, on: bool = True) -> None:
         """Start (or stop) logging every store generated code makes and every load answered

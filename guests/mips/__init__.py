@@ -113,6 +113,26 @@ class MipsGuest(Guest):
         from .oracle import MipsOracle
         return MipsOracle()
 
+    def explain_oracle_difference(self, machine, before, ours, theirs, ours_exception=None,
+                                  theirs_exception=None, ours_stores=(), theirs_stores=()):
+        """The lockstep runner's quirk hook (``dynarec.lockstep``): ``quirks.explain`` for
+        the step that started from state ``before`` (every reference), reading its
+        instruction word at ``before["pc"]`` from ``machine.memory``. Returns the
+        ``quirks.Explanation`` (``quirk.name``; ``fix.regs``/``fix.stores`` to write into the
+        oracle) or ``None`` when no quirk accounts for every difference."""
+        from dynarec.errors import GuestFault
+        from .quirks import explain
+        pc = before["pc"]
+        paddr = None if pc & 3 else physical_address(pc, FETCH, self.tlb)
+        if paddr is None:
+            return None
+        try:
+            word = machine.memory.read(paddr, 4)
+        except GuestFault:
+            return None
+        return explain(word, before, ours, theirs, ours_exception, theirs_exception,
+                       ours_stores, theirs_stores)
+
     @staticmethod
     def disassemble(code: bytes, address: int) -> list:
         """Listing of ``code`` at virtual ``address`` (see ``disasm.disassemble``)."""

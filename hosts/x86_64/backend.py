@@ -51,9 +51,17 @@ class X86_64Host(Host):
         text = "\n".join(lines) + "\n"
         try:
             encoding, count = self._ks.asm(text, address, as_bytes=True)
-        except keystone.KsError as e:
-            raise CompileError(f"{what}: Keystone rejected the assembly ({e}): "
-                               f"{self._bad_line(lines, address)}") from None
+        except keystone.KsError:
+            # Keystone 0.9.2 keeps state between calls and, rarely, rejects valid text after
+            # earlier input (seen in the MIPS fuzz tests: a plain `mov qword ptr [rbx + 8],
+            # imm32` refused in context, accepted alone and on retry). Retry once with a
+            # fresh engine before calling the text bad.
+            self._ks = keystone.Ks(keystone.KS_ARCH_X86, keystone.KS_MODE_64)
+            try:
+                encoding, count = self._ks.asm(text, address, as_bytes=True)
+            except keystone.KsError as e:
+                raise CompileError(f"{what}: Keystone rejected the assembly ({e}): "
+                                   f"{self._bad_line(lines, address)}") from None
         if count != len(lines):
             raise CompileError(f"{what}: Keystone assembled {count} of {len(lines)} statements")
         return encoding or b""

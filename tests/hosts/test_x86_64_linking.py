@@ -93,8 +93,10 @@ def test_a_patched_site_jumps_into_the_target_region(h):
 def test_a_site_routed_to_the_jump_cache_misses_then_hits(h):
     code = region(h, 0x100, lambda b: b.exit(pc=0x200))
     target = mark(h, 0x200, 0x77)
-    h.run(code)
+    first = h.run(code)
     site, route = h.header.exit_site, h.header.exit_route
+    assert first == ExitReason.LINK and inside(code, site), \
+        (first, hex(site), hex(route), hex(h.header.next_pc), hex(code.entry), code.size)
     h.cache.write(site, h.host.patch_jump(site, route))
     assert h.run(code) == ExitReason.MISS
     assert (h.header.next_pc, h.header.exit_info) == (0x200, KIND["jump"])

@@ -56,6 +56,13 @@ class Guest:
         The default is ``pc`` itself."""
         return pc
 
+    def fixed_code(self, machine, pc: int) -> bool:
+        """True if ``code_address(machine, pc)`` can never change (no TLB or other mapping
+        the machine does not see translates it): regions may then link to the region at
+        ``pc`` from any page (QEMU's ``goto_tb`` rule allows links within a page, or to
+        pages whose translation is fixed). The default, False, links only within a page."""
+        return False
+
     def translate(self, machine, pc: int, module: Module) -> Region:
         """Decode guest code at ``pc`` into a block region added to ``module``. Reads guest
         memory through ``machine.memory``. Raises ``GuestFault`` if the code is unmapped."""
@@ -117,6 +124,10 @@ class IRGuest(Guest):
         if name not in self._sigs:
             raise KeyError(f"helper {name!r} is not declared in the IR module")
         self.helpers[name] = HelperImpl(self._sigs[name], "native" if native else "python", fn)
+
+    def fixed_code(self, machine, pc: int) -> bool:
+        """Always True: IR guests fetch code at its pc (no translation)."""
+        return True
 
     def function_names(self) -> list:
         return list(self._functions)

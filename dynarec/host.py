@@ -26,6 +26,24 @@ and out as Python ``int`` of the IR value's bits, floats as Python ``float``); `
 "native"`` means ``target`` is the address of a C function called per the host C ABI. A raising
 Python helper makes the region exit with ``ExitReason.ERROR``; before the call the context's
 ``next_pc``/``exit_delay`` hold the current instruction's.
+
+Exits to other regions (with ``CompileEnv.link``; the context layout is ``dynarec.context``):
+
+* An ``exit`` to a constant pc (kinds jump, call, return, indirect) goes through a *site*: a
+  patchable jump, initially to code that leaves with ``ExitReason.LINK``, ``next_pc``, the
+  kind in ``exit_info``, the site's address in ``exit_site`` and in ``exit_route`` an address
+  that looks ``next_pc`` up in the jump cache instead. The run loop rewrites the site's bytes
+  with ``Host.patch_jump(site, target)`` -- to the target region's entry (a link) or to the
+  route -- and restores the original bytes to unlink it.
+* An ``exit`` to a computed pc looks it up in the jump cache (a hit jumps to the region, a
+  miss leaves with ``ExitReason.MISS``); ``kind=return`` first pops the return-stack buffer
+  and jumps to its host address when the popped pc is the target.
+* ``kind=call`` with a ``ret_pc`` pushes (``ret_pc``, a site of this region that continues at
+  ``ret_pc``) on the return-stack buffer before leaving.
+* ``kind=halt`` leaves with HALT, and exits of function regions leave with NEXT, as without
+  ``link``.
+
+Without ``CompileEnv.link`` every ``exit`` leaves with ``ExitReason.NEXT`` (``HALT``).
 """
 
 from __future__ import annotations
@@ -67,7 +85,10 @@ class CompileEnv:
     compiled function regions (``call_fn`` targets; a region calling itself uses its own
     entry); ``exit_stub`` the dispatcher's exit routine (jump there after filling the exit
     fields of the context); ``keep_alive`` collects Python objects generated code refers to
-    by address (format strings, callables) so they outlive the code.
+    by address (format strings, callables) so they outlive the code. ``link``: exits go
+    through patchable sites, the jump cache and the return-stack buffer (module docstring);
+    the context must then hold a valid jump cache. ``counters``: generated code also counts
+    jump-cache and RSB hits in the context header (costs instructions on the hot path).
     """
 
     state: StateLayout
@@ -76,6 +97,8 @@ class CompileEnv:
     helpers: dict = field(default_factory=dict)
     functions: dict = field(default_factory=dict)
     keep_alive: list = field(default_factory=list)
+    link: bool = False
+    counters: bool = False
 
 
 @dataclass
@@ -98,6 +121,7 @@ class Host:
     """
 
     name = "abstract"
+    can_link = False            #: compiles ``CompileEnv.link`` exits and implements ``patch_jump``
 
     def __init__(self, features: Optional[set] = None):
         self.features = features
@@ -109,6 +133,12 @@ class Host:
     def compile(self, region: Region, env: CompileEnv, cache) -> CompiledRegion:
         """Lower, allocate registers, assemble and commit ``region``; raises
         ``CompileError`` (never crashes) on anything it cannot handle."""
+        raise NotImplementedError
+
+    def patch_jump(self, site: int, target: int) -> bytes:
+        """The bytes to write at the exit site at RX address ``site`` (``exit_site`` of a
+        LINK exit) so that it jumps to RX address ``target``; as long as the site's original
+        code. Raises ``ValueError`` if ``target`` is out of the jump's reach."""
         raise NotImplementedError
 
     def sync_icache(self, address: int, nbytes: int) -> None:
@@ -126,10 +156,13 @@ class Dispatcher:
     with the context and page-table registers set; returns the ``ExitReason`` stored at exit.
     Called through a ``ctypes.PYFUNCTYPE`` prototype, so the GIL stays held and a pending
     Python exception is raised by ctypes when it returns. ``exit_stub`` is the address
-    generated code jumps to after filling the exit fields.
+    generated code jumps to after filling the exit fields. ``miss_stub`` (hosts that can link)
+    leaves with MISS for the guest pc generated code is looking up: the host address of empty
+    jump-cache and return-stack-buffer entries.
     """
 
     exit_stub: int = 0
+    miss_stub: int = 0
 
     def enter(self, context: int, page_table: int, target: int) -> int:
         raise NotImplementedError

@@ -11,8 +11,15 @@
     print(m.regs["gpr[2]"], m.stats)
 
 A Machine owns one guest state (the context block generated code addresses), one address space,
-one code cache with its block cache, a scheduler for timed events and a stats table. Several
-Machines live side by side in one process (lockstep runs need two).
+one code cache with its block cache, link table and jump cache, a scheduler for timed events
+and a stats table. Several Machines live side by side in one process (lockstep runs need two).
+
+Chaining (``link=True``, the default; ``docs/architecture.md``, "Exits"): once the run loop has
+seen an exit, generated code takes it without Python -- direct exits are patched into jumps
+(links), computed exits look the jump cache up, returns pop the return-stack buffer. Whatever
+may change which region a guest pc selects unlinks what depends on it: ``invalidate(key)``,
+``unlink(key)``, ``mapping_changed(start, end)`` (called by the address space on every
+``add``/``remove``/``rebase``; an embedder calls it after changing a TLB or the mode word).
 """
 
 from __future__ import annotations
@@ -26,9 +33,10 @@ from dataclasses import dataclass, field
 from typing import Callable, Iterable, Optional
 
 from . import context as ctxabi
-from .blocks import BlockCache, CachedRegion, RegionKey
+from .blocks import (BlockCache, CachedRegion, JumpCache, LinkTable, RegionKey,
+                     clear_return_stack)
 from .codecache import DEFAULT_SIZE, CodeCache
-from .errors import CompileError, DynarecError
+from .errors import CompileError
 from .guest import Guest
 from .host import CompileEnv, HelperImpl
 from .ir.nodes import HelperSig, Module, Region
@@ -39,6 +47,8 @@ from .runtime import RunResult, run_loop
 from .stats import Stats
 
 _FLOAT_FMT = {32: "<f", 64: "<d"}
+
+#: the chaining rows of the stats table; the hit counters move only with ``Machine(stats=True)``
 
 
 class Registers:
@@ -143,12 +153,17 @@ class Machine:
     ``disabled_passes``: pass names to switch off. ``verify``: run the IR verifier on every
     region the frontend produces, before the passes (a malformed region raises ``VerifyError`` instead of compiling).
     ``keep_ir``: keep each region's IR text before and after passes on its ``CachedRegion``
-    (for reports). Raises ``RegistryError`` for unknown names.
+    (for reports). ``link``: chain regions in generated code (module docstring; ignored by
+    hosts that cannot); ``False`` returns to the run loop at every exit, as ``run`` with
+    ``max_regions`` always does. ``stats``: also count jump-cache and return-stack-buffer hits
+    in generated code (a few instructions on the hot path). Raises ``RegistryError`` for
+    unknown names.
     """
 
     def __init__(self, guest, host: Optional[str] = None, *, code_cache_size: int = DEFAULT_SIZE,
                  disabled_passes: Iterable[str] = (), verify: bool = True,
-                 keep_ir: bool = False, host_features: Optional[set] = None):
+                 keep_ir: bool = False, host_features: Optional[set] = None,
+                 link: bool = True, stats: bool = False):
         if isinstance(guest, str):
             guest = load_guest(guest)
         if isinstance(guest, type):
@@ -176,6 +191,13 @@ class Machine:
         self.cache.pin()
         self.cache.on_flush(self._on_flush)
         self.blocks = BlockCache()
+        self.link = link and self.host.can_link
+        self.count_hits = stats
+        self.links = LinkTable()
+        self.jump_cache = JumpCache(self.dispatcher.miss_stub)
+        self._chaining = False         # links and jump-cache fills allowed (run-loop state)
+        self._reset_dispatch()
+        self.memory.on_change(self.mapping_changed)
         self._functions: dict[str, int] = {}
         self._halts: set = set()
         self._keep_alive: list = []
@@ -238,19 +260,25 @@ class Machine:
         page = self.memory.page_identity(self.guest.code_address(self, pc))
         return RegionKey(pc, page, self.guest.mode(self))
 
-    def lookup_or_compile(self, pc: int) -> int:
-        """Host entry address of the region at ``pc``, compiling it on a miss."""
+    def region_at(self, pc: int) -> CachedRegion:
+        """The region at ``pc``, compiled on a block-cache miss (see ``compile``)."""
         entry = self.blocks.lookup(self.key(pc))
         if entry is None:
             entry = self.compile(pc)
-        return entry.code.entry
+        return entry
+
+    def lookup_or_compile(self, pc: int) -> int:
+        """Host entry address of the region at ``pc``, compiling it on a miss."""
+        return self.region_at(pc).code.entry
 
     def compile(self, pc: int) -> CachedRegion:
         """Translate, optimise and compile the region at ``pc``; cache and return it.
         Raises ``GuestFault`` (code unmapped), ``VerifyError``, ``CompileError``."""
-        from .passes import run_passes
         t0 = time.perf_counter()
-        key = self.key(pc)
+        code_address = self.guest.code_address(self, pc)
+        key = RegionKey(pc, self.memory.page_identity(code_address), self.guest.mode(self))
+        if self.blocks.lookup(key) is not None:
+            self.invalidate(key)                # compiled again: nothing may lead to the old
         module = self.guest.module()
         for name, h in self._all_helpers().items():
             module.helpers.setdefault(name, h.sig)
@@ -261,7 +289,11 @@ class Machine:
         before = format_region(region) if self.keep_ir else None
         code = self._compile_region(region, module)
         guest_insns = sum(1 for i in region.insts() if i.op == "insn_start")
-        entry = CachedRegion(key, code, guest_insns)
+        chainable = pc in self._halts or any(i.op == "check_budget"
+                                             for i in region.blocks[0].insts)
+        backing = self.memory.find(code_address)
+        entry = CachedRegion(key, code, guest_insns, code_address, chainable,
+                             backing=backing and backing.buffer)
         if self.keep_ir:
             entry.ir_before, entry.ir_after = before, format_region(region)
         self.blocks.insert(entry)
@@ -288,7 +320,8 @@ class Machine:
         env = CompileEnv(state=module.state, memory=self.memory.abi(),
                          exit_stub=self.dispatcher.exit_stub, helpers=self._all_helpers(),
                          functions={n: a for n, a in self._functions.items() if a >= 0},
-                         keep_alive=self._keep_alive)
+                         keep_alive=self._keep_alive, link=self.link,
+                         counters=self.count_hits)
         flushes = self.cache.flushes
         code = self.host.compile(region, env, self.cache)
         if self.cache.flushes != flushes:
@@ -317,12 +350,115 @@ class Machine:
         return names
 
     def _on_flush(self) -> None:
+        # Restore the sites while their bytes are still there: code that is running when a
+        # helper flushes then leaves at its next exit instead of chaining into dropped code.
+        self._restore(self.links.take_all())
         self.blocks.clear()
         self._functions.clear()
+        self._reset_dispatch()
 
     def flush(self) -> None:
         """Drop every compiled region (the next run recompiles on demand)."""
         self.cache.flush()
+
+    # --- chaining: links, jump cache, return-stack buffer ---------------------------------
+
+    def unlink(self, key: RegionKey) -> int:
+        """Restore every exit site patched into or out of region ``key`` (the next run
+        through one leaves with LINK again); return how many."""
+        return self._restore(self.links.take(key))
+
+    def invalidate(self, key: RegionKey) -> Optional[CachedRegion]:
+        """Drop region ``key``: unlink it, remove it from the block cache, empty the jump
+        cache and the return-stack buffer (the next run at its pc compiles it again).
+        Returns the dropped region (``None`` if there was none). Safe to call from a helper
+        or handler while generated code runs; the running region's own code stays intact
+        until it exits."""
+        self.unlink(key)
+        entry = self.blocks.remove(key)
+        self._reset_dispatch()
+        self.stats["invalidations"] += 1
+        return entry
+
+    def mapping_changed(self, start: Optional[int] = None, end: Optional[int] = None) -> None:
+        """Which code the guest pcs whose code addresses lie in ``[start, end)`` select may
+        have changed (``None``: any): unlink the regions there, empty the jump cache and the
+        return-stack buffer. The address space calls it on every ``add``, ``remove`` and
+        ``rebase``; an embedder calls it (without a range) after changing a TLB mapping code
+        is fetched through or the guest's mode word."""
+        if start is None or end is None:
+            self._restore(self.links.take_all())
+        else:
+            page = self.memory.page_size
+            for key in self.links.targets():
+                first = self.blocks.lookup(key).code_address & -page
+                if first < end and start < first + page:
+                    self.unlink(key)
+        self._reset_dispatch()
+
+    def _restore(self, sites: list) -> int:
+        for site, original in sites:
+            self.cache.write(site, original)
+        self.stats["links_restored"] += len(sites)
+        return len(sites)
+
+    def _reset_dispatch(self) -> None:
+        """Empty the jump cache and the return-stack buffer (``dynarec.context``)."""
+        self.jump_cache.clear()
+        self.context.jump_cache = self.jump_cache.address
+        clear_return_stack(self.context, self.dispatcher.miss_stub)
+
+    def set_chaining(self, on: bool) -> bool:
+        """Allow (``on``) or forbid links and jump-cache fills for the next run (the run loop
+        forbids them for ``run(max_regions=...)``); forbidding unlinks everything and empties
+        the jump cache and the return-stack buffer, so every exit returns to the run loop.
+        Returns whether chaining is now on (never without ``link``)."""
+        on = on and self.link
+        if self._chaining and not on:
+            self.mapping_changed()
+        self._chaining = on
+        return on
+
+    def _linkable(self, source: CachedRegion, target: CachedRegion) -> bool:
+        """May an exit site of ``source`` jump straight into ``target``? Only where the
+        target's key cannot change underneath the link (QEMU's ``goto_tb`` rule): the same
+        guest page and backing page as the source, or code the guest declares fixed
+        (``Guest.fixed_code``); and the same mode word."""
+        s, t = source.key, target.key
+        if s.mode != t.mode:
+            return False
+        bits = self.memory.page_bits
+        if s.page == t.page and s.pc >> bits == t.pc >> bits:
+            return True
+        return self.guest.fixed_code(self, t.pc)
+
+    def chain_exit(self, reason: int, site: int, route: int, target: CachedRegion) -> None:
+        """Act on a LINK or MISS exit whose next region is ``target`` (the run loop calls it
+        once the target exists; ``site``/``route`` are the exit's ``exit_site``/
+        ``exit_route``). LINK: patch the site to jump into ``target`` when it is linkable,
+        else to its route (and fill the jump cache); MISS: fill the jump cache. Nothing
+        happens for a target that does not check the cycle budget at entry (a chain of such
+        regions could run forever), nor when chaining is off."""
+        if not self._chaining or not target.chainable:
+            return
+        if reason == ctxabi.ExitReason.LINK:
+            source = self.blocks.containing(site)
+            if source is None:
+                return                      # invalidated meanwhile
+            if self._linkable(source, target):
+                destination = target.code.entry
+                self.stats["links_patched"] += 1
+            else:
+                destination = route
+                self.stats["links_routed"] += 1
+            patch = self.host.patch_jump(site, destination)
+            original = self.cache.read(site, len(patch))
+            self.cache.write(site, patch)
+            self.links.add(site, original, source.key, target.key)
+            if destination == target.code.entry:
+                return
+        self.jump_cache.fill(target.key.pc, target.code.entry)
+        self.stats["jump_cache_fills"] += 1
 
     # --- running --------------------------------------------------------------------------
 
@@ -332,13 +468,19 @@ class Machine:
         an error). Returns a ``RunResult``. A Python exception raised by a helper or MMIO
         handler is re-raised unchanged (``errors="return"``: returned as an ERROR result); in
         both cases the guest state is that at the start of the instruction that called it.
-        ``max_regions``: also stop (reason NEXT) after that many regions have run."""
+        ``max_regions``: also stop (reason NEXT) after that many regions have run; regions
+        are not chained then (every exit returns to the run loop, see ``set_chaining``)."""
         if errors not in ("raise", "return"):
             raise ValueError("errors must be 'raise' or 'return'")
         try:
             return run_loop(self, cycles, errors, max_regions)
         finally:
             self.stats["slow_memory_accesses"] = self.memory.slow_accesses
+            header = self.context
+            self.stats["jump_cache_hits"] += header.jc_hits
+            self.stats["rsb_hits"] += header.rsb_hits
+            self.stats["rsb_misses"] += header.rsb_misses
+            header.jc_hits = header.rsb_hits = header.rsb_misses = 0
 
     def schedule(self, delay: int, callback: Callable) -> object:
         """Call ``callback(machine)`` ``delay`` guest cycles from now; returns a handle for

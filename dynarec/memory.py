@@ -93,6 +93,7 @@ class AddressSpace:
         self.slow_accesses = 0
         self.store_log: Optional[list] = None      # (address, size, value) while logging
         self.read_log: Optional[list] = None       # handler reads while logging
+        self._listeners: list = []
 
     # --- mapping --------------------------------------------------------------------------
 
@@ -120,6 +121,16 @@ class AddressSpace:
         value)`` (absolute guest addresses, numeric values). A missing handler faults."""
         return self.add(Mapping(name, base, size, None, read, write, writable=write is not None))
 
+    def on_change(self, listener: Callable[[int, int], None]) -> None:
+        """Call ``listener(start, end)`` after every ``add``, ``remove`` and ``rebase``, with
+        the guest address range whose backing changed (what regions keyed by those pages
+        see changes: the Machine unlinks them)."""
+        self._listeners.append(listener)
+
+    def _changed(self, m: Mapping) -> None:
+        for listener in self._listeners:
+            listener(m.base, m.end)
+
     def add(self, m: Mapping) -> Mapping:
         """Insert a mapping and rebuild the page-table entries it touches."""
         if m.size <= 0:
@@ -136,6 +147,7 @@ class AddressSpace:
         self.mappings.insert(i, m)
         self._starts.insert(i, m.base)
         self._refresh(m.base, m.end)
+        self._changed(m)
         return m
 
     def remove(self, m: Mapping) -> None:
@@ -144,6 +156,7 @@ class AddressSpace:
         del self.mappings[i]
         del self._starts[i]
         self._refresh(m.base, m.end)
+        self._changed(m)
 
     def rebase(self, m: Mapping, buffer: ctypes.Array, offset: int = 0) -> None:
         """Point ``m`` at other host memory (bank switching): generated code sees the new
@@ -151,6 +164,7 @@ class AddressSpace:
         m.buffer = buffer
         m.offset = offset
         self._refresh(m.base, m.end)
+        self._changed(m)
 
     def _refresh(self, start: int, end: int) -> None:
         first = start >> self.page_bits

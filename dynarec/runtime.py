@@ -4,7 +4,8 @@
 comes next from the context's exit fields: chain to the next region, fire scheduled events,
 stop at the cycle target, report a halt, breakpoint, guest exception or handler error. Python
 is only on this path between regions; inside a region, helpers and MMIO handlers are called
-synchronously by generated code.
+synchronously by generated code. Once linked (``Machine.chain_exit`` after a LINK or MISS
+exit), transitions between regions do not come here at all.
 """
 
 from __future__ import annotations
@@ -21,7 +22,9 @@ _EXIT_COUNTER = {
     ExitReason.NEXT: "exits_next", ExitReason.BUDGET: "exits_budget",
     ExitReason.HALT: "exits_halt", ExitReason.BREAKPOINT: "exits_breakpoint",
     ExitReason.EXCEPTION: "exits_exception", ExitReason.ERROR: "exits_error",
+    ExitReason.LINK: "exits_link", ExitReason.MISS: "exits_miss",
 }
+_CONTINUE = (ExitReason.NEXT, ExitReason.LINK, ExitReason.MISS)
 
 
 @dataclass
@@ -64,13 +67,16 @@ def run_loop(m, cycles: Optional[int], errors: str = "raise",
     than one region when it cannot be split), a HALT or BREAKPOINT exit, a guest exception, or
     a handler error (re-raised unchanged, or returned as ERROR with ``errors="return"``).
     Scheduled events fire at region boundaries once their time has come. With
-    ``max_regions``, it also stops (reason NEXT) after that many entries into generated code:
-    a lockstep runner compares state there.
+    ``max_regions``, it also stops (reason NEXT) after that many entries into generated code,
+    each running one region (chaining is off): a lockstep runner compares state there.
+    A LINK or MISS exit is acted on (``Machine.chain_exit``) once its target region exists.
     """
     ctx = m.context
     start = m.cycles
     target = None if cycles is None else start + cycles
     force = 0                        # cycles granted to a region that cannot be split
+    chaining = m.set_chaining(max_regions is None)
+    chain = None                     # (reason, exit_site, exit_route, flushes) of a LINK/MISS
     while True:
         m.scheduler.fire_due(m)
         stop = m.scheduler.next_time()
@@ -86,9 +92,15 @@ def run_loop(m, cycles: Optional[int], errors: str = "raise",
         force = 0
         pc = m.pc
         try:
-            entry = m.lookup_or_compile(pc)
+            region = m.region_at(pc)
         except GuestFault as fault:
             return RunResult(ExitReason.EXCEPTION, pc, m.cycles - start, FAULT, fault=fault)
+        if chain is not None:
+            reason, site, route, flushes = chain
+            chain = None
+            if m.cache.flushes == flushes:          # else the site went with the flush
+                m.chain_exit(reason, site, route, region)
+        entry = region.code.entry
         ctx.budget = budget
         ctx.insns = 0
         m.stats["entries"] += 1
@@ -108,9 +120,11 @@ def run_loop(m, cycles: Optional[int], errors: str = "raise",
                                  delay=ctx.exit_delay, error=exc)
             raise
         m.account(budget - ctx.budget, ctx.insns)
-        m.stats[_EXIT_COUNTER.get(reason, "exits_next")] += 1
+        m.stats[_EXIT_COUNTER[reason]] += 1
         m.pc = ctx.next_pc
-        if reason == ExitReason.NEXT:
+        if reason in _CONTINUE:
+            if chaining and reason != ExitReason.NEXT:
+                chain = (reason, ctx.exit_site, ctx.exit_route, m.cache.flushes)
             continue
         if reason == ExitReason.BUDGET:
             if ctx.next_pc == pc and ctx.budget == budget:

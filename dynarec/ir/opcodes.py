@@ -305,8 +305,10 @@ ROWS: list[OpDef] = [
     _row("br_table", "I", "", flags=_T, targets=-1,
          doc="br_table i, default(args), [t0(args), t1(args), ...]"),
     _row("exit", "*", "", flags=[TERMINATOR, LEAVES],
-         attrs=[Attr("kind", "exit", "jump"), Attr("pc", "int", -1)],
-         doc="leave the region for guest pc (the attribute, or the one operand)"),
+         attrs=[Attr("kind", "exit", "jump"), Attr("pc", "int", -1),
+                Attr("ret_pc", "int", -1)],
+         doc="leave the region for guest pc (the attribute, or the one operand); "
+             "ret_pc: where a kind=call returns to (-1: none), for the return-stack buffer"),
     _row("ret", "*", "", flags=_T, doc="return from a function region"),
     _row("trap", "", "", flags=[TERMINATOR, LEAVES],
          attrs=[Attr("cause", "int"), Attr("pc", "int")],

@@ -97,6 +97,13 @@ class MipsGuest(Guest):
         """Run one instruction (a branch with its slot) in the reference interpreter."""
         return interpreter.step(machine, tlb=self.tlb)
 
+    def fixed_code(self, machine, pc: int) -> bool:
+        """KSEG0/KSEG1 code is untranslated, so regions there may link across pages; code
+        reached through the TLB hook is not (an embedder that changes the hook's mapping
+        calls ``machine.mapping_changed()``)."""
+        from .arch import unmapped_physical
+        return unmapped_physical(pc) is not None
+
     def load_program(self, machine, image, entry=None):
         """The bare system of ``system.py``: RAM, the debug port, the image, the pc."""
         from .system import load_bare

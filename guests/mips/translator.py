@@ -136,12 +136,14 @@ class Emitter:
         self.trap(cause, badvaddr)
         self.b.switch_to(go_on)
 
-    def exit(self, target: Union[int, Value], kind: str) -> None:
-        """Leave the region for a constant pc or a computed (i64) one."""
+    def exit(self, target: Union[int, Value], kind: str, ret_pc: Optional[int] = None) -> None:
+        """Leave the region for a constant pc or a computed (i64) one. A ``call`` passes its
+        return address as ``ret_pc`` (the return-stack buffer pairs it with the return)."""
+        extra = {} if ret_pc is None else {"ret_pc": ret_pc & MASK64}
         if isinstance(target, Value):
-            self.b.exit(target, kind=kind)
+            self.b.exit(target, kind=kind, **extra)
         else:
-            self.b.exit(kind=kind, pc=target & MASK64)
+            self.b.exit(kind=kind, pc=target & MASK64, **extra)
 
     # --- memory -------------------------------------------------------------------------------
 
@@ -231,6 +233,7 @@ def _finish_branch(e: Emitter, machine, tlb, branch_pc: int, plan: Branch) -> No
     """Emit the delay slot of the branch at ``branch_pc`` and the region's exits."""
     b = e.b
     fall_through = (branch_pc + 8) & MASK64
+    ret_pc = fall_through if plan.kind == "call" else None
     if plan.likely:
         run_slot, nullified = b.new_block(), b.new_block()
         b.brif(plan.cond, run_slot, nullified)
@@ -242,12 +245,12 @@ def _finish_branch(e: Emitter, machine, tlb, branch_pc: int, plan: Branch) -> No
     if b.terminated:
         return
     if plan.cond is None or plan.likely:
-        e.exit(plan.target, plan.kind)
+        e.exit(plan.target, plan.kind, ret_pc)
         return
     taken, not_taken = b.new_block(), b.new_block()
     b.brif(plan.cond, taken, not_taken)
     b.switch_to(taken)
-    e.exit(plan.target, plan.kind)
+    e.exit(plan.target, plan.kind, ret_pc)
     b.switch_to(not_taken)
     e.exit(fall_through, "jump")
 

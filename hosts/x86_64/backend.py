@@ -32,6 +32,7 @@ class X86_64Host(Host):
     memory-operand form of every rule)."""
 
     name = "x86_64"
+    can_link = True
 
     def __init__(self, features=None, spill_all: bool = False):
         super().__init__(feats.resolve(features))
@@ -98,10 +99,13 @@ class X86_64Host(Host):
     # --- the Host protocol -----------------------------------------------------------------
 
     def build_dispatcher(self, cache) -> dispatcher.X86_64Dispatcher:
-        """Assemble the enter and exit stubs (dispatcher.py) into ``cache``."""
+        """Assemble the enter, miss and exit stubs (dispatcher.py) into ``cache``."""
         enter_size = len(self.assemble(dispatcher.ENTER, 0, "dispatcher"))
-        entry, _ = self._place(dispatcher.ENTER + dispatcher.EXIT, cache, "dispatcher")
-        return dispatcher.X86_64Dispatcher(entry, entry + enter_size)
+        miss_size = len(self.assemble(dispatcher.MISS, 0, "dispatcher"))
+        entry, _ = self._place(dispatcher.ENTER + dispatcher.MISS + dispatcher.EXIT, cache,
+                               "dispatcher")
+        return dispatcher.X86_64Dispatcher(entry, entry + enter_size,
+                                           entry + enter_size + miss_size)
 
     def compile(self, region, env, cache) -> CompiledRegion:
         """Compile ``region`` (``kind`` ``"block"`` or ``"function"``) into ``cache``.
@@ -144,7 +148,7 @@ class X86_64Host(Host):
         """The shared stubs for ``env`` in ``cache``, placed there first if need be."""
         memory = env.memory
         key = (id(cache), env.exit_stub, memory and memory.slow_load,
-               memory and memory.slow_store)
+               memory and memory.slow_store, env.counters)
         shared = self._shared.get(key)
         if shared is None or not shared.valid(cache):
             shared = self._shared[key] = stubs.build(env, cache, self.assemble,
@@ -158,6 +162,15 @@ class X86_64Host(Host):
         low, high = cache.rx_base, cache.rx_base + cache.size
         return lambda address: (abs(address - low) < REL32_REACH and
                                 abs(address - high) < REL32_REACH)
+
+    def patch_jump(self, site: int, target: int) -> bytes:
+        """``jmp rel32`` from the 5-byte exit site at ``site`` (``emit.Asm.jump_site``) to
+        ``target`` (Intel SDM vol. 2, "JMP": E9 cd, relative to the next instruction).
+        Raises ``ValueError`` when ``target`` is beyond rel32 reach."""
+        rel = target - (site + 5)
+        if not -(1 << 31) <= rel < 1 << 31:
+            raise ValueError(f"jump from {site:#x} to {target:#x} is beyond rel32 reach")
+        return b"\xe9" + rel.to_bytes(4, "little", signed=True)
 
     def sync_icache(self, address: int, nbytes: int) -> None:
         """Nothing to do: x86 keeps instruction fetch coherent with stores (Intel SDM vol. 3

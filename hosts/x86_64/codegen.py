@@ -13,7 +13,8 @@ slots).generate()`` returns the ``Asm`` text. Rules see:
 * helpers for the representation invariants -- ``zext`` (mask a result to its type),
   ``sext64``, ``canon_nan``, ``fp_flags``; ``bound(v)`` (what an ``and`` with a constant
   tells about ``v``);
-* control flow -- ``jump``, ``branch``, ``branch2``, ``exit``, ``error_exit``;
+* control flow -- ``jump``, ``branch``, ``branch2``, ``exit``, ``error_exit``; ``leave``
+  (the ``exit`` op: exit sites, jump-cache lookups, the return-stack buffer);
 * calls -- ``call_helper``, ``call_function``, and ``guest_load``/``guest_store``.
 
 Rules read every operand before writing any result (the allocator may give a result the
@@ -33,7 +34,7 @@ from typing import Callable
 
 from dynarec import context as C
 from dynarec.errors import CompileError
-from dynarec.ir.opcodes import OPS
+from dynarec.ir.opcodes import EXIT_KINDS, OPS
 from dynarec.ir.types import I64, Type, to_signed
 
 from .emit import Asm
@@ -148,6 +149,23 @@ def host_fp_mode(asm: Asm) -> None:
     C or Python code. Clobbers rax."""
     asm(f"mov rax, qword ptr [{CTX} + {C.SAVED_SP}]")
     asm("ldmxcsr dword ptr [rax]")
+
+
+def jump_cache_lookup(asm: Asm, miss: str, counters: bool) -> None:
+    """Jump to the region of the guest pc in rcx through the jump cache (``dynarec.context``:
+    entry ``jump_cache_slot(pc)``, 16 bytes of (pc, host address)), or to ``miss`` (a label or
+    an address) with rcx unchanged. ``counters``: count a hit in ``jc_hits``. Clobbers rax."""
+    asm("mov eax, ecx")
+    asm("shr eax, 2")
+    asm("xor eax, ecx")
+    asm(f"and eax, {C.JUMP_CACHE_ENTRIES - 1}")
+    asm("shl eax, 4")
+    asm(f"add rax, qword ptr [{CTX} + {C.JUMP_CACHE}]")
+    asm("cmp rcx, qword ptr [rax]")
+    asm(f"jne {miss}")
+    if counters:
+        asm(f"inc qword ptr [{CTX} + {C.JC_HITS}]")
+    asm("jmp qword ptr [rax + 8]")
 
 
 def py_call(asm: Asm, keep_alive: list, call: Callable, target, fmt: str, n_xmm: int,
@@ -585,6 +603,104 @@ class CodeGen:
         a(f"mov qword ptr [{CTX} + {C.EXIT_REASON}], {int(reason)}")
         store_ctx_word(a, C.EXIT_INFO, info)
         self.jump_abs(self.env.exit_stub)
+
+    # --- exits to other regions: links, jump cache, return-stack buffer --------------------
+
+    def leave(self, inst) -> None:
+        """``exit``: with ``env.link`` (outside function regions, whose exits keep their
+        caller's stack), a constant target goes through a patchable site (``direct_exit``),
+        a computed one through the return-stack buffer (``kind=return``) and the jump cache;
+        ``kind=call`` with a ``ret_pc`` pushes the RSB first. ``kind=halt`` and exits without
+        ``env.link`` leave with HALT/NEXT. ``dynarec.host`` has the protocol."""
+        kind = inst.attrs["kind"]
+        info = EXIT_KINDS.index(kind)
+        if len(inst.args) > 1 or (not inst.args and inst.attrs["pc"] == -1):
+            raise CompileError("exit needs a pc attribute or exactly one pc operand")
+        target = inst.args[0] if inst.args else None
+        pc = inst.attrs["pc"] if target is None else self.imm(target)
+        if kind == "halt" or not self.env.link or self.is_function:
+            reason = C.ExitReason.HALT if kind == "halt" else C.ExitReason.NEXT
+            self.exit(reason, pc=pc, pc_value=target, info=info)
+            return
+        ret_pc = inst.attrs.get("ret_pc", -1)
+        if kind == "call" and ret_pc != -1:
+            self.rsb_push(ret_pc & (1 << 64) - 1)
+        if pc is not None:
+            self.direct_exit(pc & (1 << 64) - 1, info)
+            return
+        self.load(target, "rcx")
+        if kind == "return":
+            self.rsb_pop()
+        jump_cache_lookup(self.asm, f"{self._stub(self.stubs.miss_tails[info]):#x}",
+                          self.env.counters)
+
+    def _stub(self, address: int) -> int:
+        """``address`` of shared code, checked to be in rel32 reach."""
+        if not self.near(address):
+            raise CompileError("the shared stubs are out of rel32 reach of the region")
+        return address
+
+    def direct_exit(self, pc: int, info: int, site: str = None) -> None:
+        """An exit site for guest ``pc`` (exit kind index ``info``): a patchable jump
+        (``Asm.jump_site``) to far code that leaves with LINK (rax = the site, rdx = its
+        route, rcx = ``pc``), and the route, which looks ``pc`` up in the jump cache. A
+        ``site`` label given puts the site itself in far code (an RSB push's return site)."""
+        a = self.asm
+        slow, route = a.label("link"), a.label("route")
+        in_far = site is not None
+        if not in_far:
+            site = a.label("site")
+            a.jump_site(site, slow)
+        with a.far():
+            if in_far:
+                a.jump_site(site, slow)
+            a.place(slow)
+            a(f"lea rax, [rip + {site}]")
+            a(f"lea rdx, [rip + {route}]")
+            mov_imm(a, "rcx", pc)
+            a(f"jmp {self._stub(self.stubs.link_tails[info]):#x}")
+            a.place(route)
+            mov_imm(a, "rcx", pc)
+            a(f"jmp {self._stub(self.stubs.lookups[info]):#x}")
+
+    def rsb_push(self, ret_pc: int) -> None:
+        """Push (``ret_pc``, a return site of this region for ``ret_pc``) on the return-stack
+        buffer (``dynarec.context``). Clobbers rax, rdx."""
+        a = self.asm
+        site = a.label("ret")
+        a(f"mov rax, qword ptr [{CTX} + {C.RSB_TOP}]")
+        a("add eax, 16")
+        a(f"and eax, {C.RSB_MASK}")
+        a(f"mov qword ptr [{CTX} + {C.RSB_TOP}], rax")
+        if fits_imm32(ret_pc, 64):
+            a(f"mov qword ptr [{CTX} + rax + {C.RSB}], {to_signed(ret_pc, 64)}")
+        else:
+            mov_imm(a, "rdx", ret_pc)
+            a(f"mov qword ptr [{CTX} + rax + {C.RSB}], rdx")
+        a(f"lea rdx, [rip + {site}]")
+        a(f"mov qword ptr [{CTX} + rax + {C.RSB + 8}], rdx")
+        self.direct_exit(ret_pc, EXIT_KINDS.index("return"), site=site)
+
+    def rsb_pop(self) -> None:
+        """Pop the return-stack buffer and jump to the popped host address if its pc is the
+        guest pc in rcx; otherwise fall through (to a jump-cache lookup). Clobbers rax, rdx,
+        r11."""
+        a = self.asm
+        a(f"mov rax, qword ptr [{CTX} + {C.RSB_TOP}]")
+        a(f"mov rdx, qword ptr [{CTX} + rax + {C.RSB + 8}]")
+        a(f"mov r11, qword ptr [{CTX} + rax + {C.RSB}]")
+        a("sub eax, 16")
+        a(f"and eax, {C.RSB_MASK}")
+        a(f"mov qword ptr [{CTX} + {C.RSB_TOP}], rax")
+        a("cmp rcx, r11")
+        mismatch = a.label("rsbmiss")
+        a(f"jne {mismatch}")
+        if self.env.counters:
+            a(f"inc qword ptr [{CTX} + {C.RSB_HITS}]")
+        a("jmp rdx")
+        a.place(mismatch)
+        if self.env.counters:
+            a(f"inc qword ptr [{CTX} + {C.RSB_MISSES}]")
 
     def store_position(self, tmp: str = "rax") -> None:
         """next_pc / exit_delay = the current guest instruction (before calling out)."""

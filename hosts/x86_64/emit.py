@@ -23,6 +23,7 @@ class Asm:
         self._target = self.main
         self._count = 0
         self._labels = 0
+        self._extra = 0             # statements beyond one per instruction (jump sites)
 
     def label(self, hint: str = "l") -> str:
         """A fresh label name (not yet placed)."""
@@ -37,6 +38,15 @@ class Asm:
         """Bind ``label`` to the current position of the current section."""
         self._target.append(label + ":")
         self._labels += 1
+
+    def jump_site(self, site: str, target: str) -> None:
+        """Place label ``site`` at a patchable ``jmp rel32`` to label ``target``: always the 5
+        bytes ``E9 rel32`` (Keystone would pick the 2-byte form for a near target), so it can
+        be rewritten in place to reach any address within rel32 range."""
+        self.place(site)
+        self._target.append(".byte 0xe9")
+        self._target.append(f".long {target} - {site} - 5")
+        self._extra += 1
 
     @contextlib.contextmanager
     def far(self):
@@ -63,4 +73,4 @@ class Asm:
     @property
     def instructions(self) -> int:
         """How many instructions (statements that are not labels) the text holds."""
-        return len(self.main) + len(self._far) - self._labels
+        return len(self.main) + len(self._far) - self._labels - self._extra

@@ -21,8 +21,6 @@ float -> int saturating with ``roundsd`` or an MXCSR-based fallback).
 from __future__ import annotations
 
 from dynarec import context as C
-from dynarec.errors import CompileError
-from dynarec.ir.opcodes import EXIT_KINDS
 from dynarec.ir.types import Type, to_signed
 
 from .codegen import INVERSE_CC, MXCSR_RC, SCR_MXCSR, SCR_SAVED_MXCSR, Rule, f64_bits
@@ -862,18 +860,6 @@ def _br_table(cg, inst):
     cg.jump(default)
 
 
-def _exit(cg, inst):
-    kind = inst.attrs["kind"]
-    reason = C.ExitReason.HALT if kind == "halt" else C.ExitReason.NEXT
-    info = EXIT_KINDS.index(kind)
-    if len(inst.args) == 1:
-        cg.exit(reason, pc_value=inst.args[0], info=info)
-    elif not inst.args and inst.attrs["pc"] != -1:
-        cg.exit(reason, pc=inst.attrs["pc"], info=info)
-    else:
-        raise CompileError("exit needs a pc attribute or exactly one pc operand")
-
-
 def _trap(cg, inst):
     cg.exit(C.ExitReason.EXCEPTION, pc=inst.attrs["pc"], info=inst.attrs["cause"], delay=True)
 
@@ -948,7 +934,7 @@ RULES = {
     "br": Rule(_br),
     "brif": Rule(_brif, imm=(0,), cc=True),
     "br_table": Rule(_br_table),
-    "exit": Rule(_exit, imm=(0,), wide=True),
+    "exit": Rule(lambda cg, inst: cg.leave(inst), imm=(0,), wide=True),
     "ret": Rule(lambda cg, inst: cg.ret(inst), **_CALL),
     "trap": Rule(_trap),
 }

@@ -28,6 +28,20 @@ The memory slow path calls a stub shared by every region of the code cache (``st
 saves, on its own stack space, every allocatable caller-saved register, so loads and stores
 clobber scratch registers only.
 
+Exits (with ``CompileEnv.link``; protocol in ``dynarec.host``, layouts in
+``dynarec.context``). A block region is entered by ``jmp`` -- from ``enter``, a patched exit
+site, a jump-cache hit or a return-stack-buffer hit -- and needs nothing from whoever jumped
+there but ``rbx``, ``r15`` and a ``rsp`` as above. An exit to a constant pc is a 5-byte
+``jmp rel32`` site (``emit.Asm.jump_site``) that initially jumps to far code loading ``rax``
+= the site, ``rdx`` = its route, ``rcx`` = the pc and jumping to the shared LINK tail
+(``stubs.py``); the route loads ``rcx`` = the pc and jumps to the shared jump-cache lookup.
+A computed exit loads the target into ``rcx`` and looks it up inline
+(``codegen.jump_cache_lookup``), after popping the return-stack buffer for ``kind=return``;
+misses go to the shared MISS tail with the pc still in ``rcx``. A call's return site (what
+the RSB entry points to) is an exit site in the caller's far code. Exits use only ``rax rcx
+rdx r11``. Function regions leave through the exit stub, as their caller's frames are on the
+stack.
+
 MXCSR: a region with rounding-sensitive float ops loads its mode (rounding control from the
 region's ``rounding``, all exceptions masked, no FTZ/DAZ) at entry and after every call; before
 calling C or Python, generated code reloads the MXCSR ``enter`` saved; the exit stub restores

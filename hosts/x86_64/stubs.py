@@ -13,6 +13,13 @@ per exit kind (``ExitReason.NEXT`` with each kind's index, ``HALT`` with ``halt`
 ``info_tails[reason]`` does the same for ``BUDGET`` and ``EXCEPTION`` exits, whose info (the
 cycles, the cause) comes in ``rcx``.
 
+Exits to other regions (``dynarec.host``, "Exits to other regions"), one of each per exit kind
+but ``halt`` (``[info]``, the kind's index), all reached by ``jmp`` with the guest pc in
+``rcx``: ``link_tails`` leave with ``LINK`` (the site's address comes in ``rax``, its route in
+``rdx``); ``miss_tails`` leave with ``MISS``; ``lookups`` jump to the pc's region through the
+jump cache or go on to the miss tail (``codegen.jump_cache_lookup``, the routes of sites the
+run loop does not link).
+
 Memory slow-path stubs (``load``/``store``), called from a region's far code with
 ``rax`` = guest address, ``rcx`` = guest pc of the instruction, ``edx`` = access size +
 256 * its delay-slot flag and, for stores, ``r11`` = the value: they store the pc and delay flag
@@ -33,7 +40,8 @@ from dynarec import context as C
 from dynarec.ir.opcodes import EXIT_KINDS
 from dynarec.ir.types import I64
 
-from .codegen import host_fp_mode, mov_imm, py_call, py_decref
+from .codegen import host_fp_mode, jump_cache_lookup, mov_imm, py_call, py_decref
+from .dispatcher import leave_at_rcx
 from .emit import Asm
 from .regs import ALLOC_CALLER_SAVED, ALLOC_XMM, CTX, Mem
 
@@ -53,6 +61,9 @@ class SharedStubs:
     near: Callable[[int], bool]
     exit_tails: dict = field(default_factory=dict)
     info_tails: dict = field(default_factory=dict)
+    link_tails: dict = field(default_factory=dict)
+    miss_tails: dict = field(default_factory=dict)
+    lookups: dict = field(default_factory=dict)
     error: int = 0
     load: int = None
     store: int = None
@@ -101,6 +112,24 @@ def build(env, cache, assemble, near) -> SharedStubs:
         asm(f"mov qword ptr [{CTX} + {C.EXIT_INFO}], rcx")
         jump(asm, env.exit_stub)
         stubs.info_tails[int(reason)] = place(asm.lines(), f"exit {reason.name}")
+    for info, kind in enumerate(EXIT_KINDS):
+        if kind == "halt":
+            continue
+        asm = Asm("link")
+        asm(f"mov qword ptr [{CTX} + {C.EXIT_SITE}], rax")
+        asm(f"mov qword ptr [{CTX} + {C.EXIT_ROUTE}], rdx")
+        for line in leave_at_rcx(C.ExitReason.LINK, info):
+            asm(line)
+        jump(asm, env.exit_stub)
+        stubs.link_tails[info] = place(asm.lines(), f"link {kind}")
+        asm = Asm("miss")
+        for line in leave_at_rcx(C.ExitReason.MISS, info):
+            asm(line)
+        jump(asm, env.exit_stub)
+        stubs.miss_tails[info] = miss = place(asm.lines(), f"miss {kind}")
+        asm = Asm("lookup")
+        jump_cache_lookup(asm, f"{miss:#x}", env.counters)
+        stubs.lookups[info] = place(asm.lines(), f"lookup {kind}")
     asm = Asm("error")
     asm(f"mov qword ptr [{CTX} + {C.EXIT_REASON}], {int(C.ExitReason.ERROR)}")
     jump(asm, env.exit_stub)

@@ -3,9 +3,12 @@ page table, a code cache and the dispatcher; compile a region and run it.
 
 ``Harness(host, slots, memory=...)``: ``slots`` is a list of ``ir.Slot`` for guest state.
 ``compile(region)`` returns the ``CompiledRegion``; ``run(entry)`` enters it and returns the
-``ExitReason``; ``state[ref]`` reads/writes slots as raw bit patterns. ``Memory`` is a tiny,
-self-contained guest address space following the ``dynarec.host`` memory ABI, with RAM pages,
-unmapped (slow path) pages and a log of slow-path calls.
+``ExitReason``; ``state[ref]`` reads/writes slots as raw bit patterns. ``link=True`` compiles
+exits that chain (``CompileEnv.link``) and gives the context an empty jump cache
+(``jump_cache``) and return-stack buffer; ``counters=True`` counts their hits.
+
+``Memory`` is a tiny, self-contained guest address space following the ``dynarec.host`` memory
+ABI, with RAM pages, unmapped (slow path) pages and a log of slow-path calls.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import ctypes
 import struct
 
 from dynarec import context as C
+from dynarec.blocks import JumpCache, clear_return_stack
 from dynarec.codecache import CodeCache
 from dynarec.host import CompileEnv, MemoryABI
 from dynarec.ir.nodes import StateLayout
@@ -106,7 +110,7 @@ class Harness:
     """One host, one code cache with the dispatcher, one context buffer."""
 
     def __init__(self, host, slots=(), memory: Memory = None, cache_size=1 << 22,
-                 state_bytes=4096):
+                 state_bytes=4096, link=False, counters=False):
         self.host = host
         self.cache = CodeCache(cache_size, sync_icache=host.sync_icache)
         self.dispatcher = host.build_dispatcher(self.cache)
@@ -119,6 +123,10 @@ class Harness:
         self.keep_alive: list = []
         self.layout = StateLayout(slots)
         self.state = State(self)
+        self.link, self.counters = link, counters
+        self.jump_cache = JumpCache(self.dispatcher.miss_stub)
+        self.header.jump_cache = self.jump_cache.address
+        clear_return_stack(self.header, self.dispatcher.miss_stub)
 
     def set_layout(self, slots) -> None:
         """Use a new state layout (same context buffer; must fit in ``state_bytes``)."""
@@ -128,7 +136,7 @@ class Harness:
     def env(self) -> CompileEnv:
         return CompileEnv(self.layout, self.memory.abi() if self.memory else None,
                           self.dispatcher.exit_stub, self.helpers, self.functions,
-                          self.keep_alive)
+                          self.keep_alive, self.link, self.counters)
 
     def compile(self, region):
         """Compile ``region``; function regions are recorded for later ``call_fn``."""

@@ -19,7 +19,7 @@ import re
 
 import pytest
 
-from dynarec.context import ExitReason
+from dynarec.context import GUEST_STATE_OFFSET, ExitReason
 from dynarec.hosts.x86_64 import X86_64Host
 from dynarec.ir import F64, I1, I8, I16, I32, I64, INT_TYPES, Builder, Module, Region, Slot
 from dynarec.ir.opcodes import ICMP_CONDS
@@ -367,8 +367,8 @@ def test_add_of_a_constant_is_one_instruction_in_place():
     body = _body(h.compile(region))
     load, add, store = body[:3]
     reg = load.split()[1].rstrip(",")
-    assert (load, add, store) == (f"mov {reg}, qword ptr [rbx + 128]", f"add {reg}, -5",
-                                  f"mov qword ptr [rbx + 128], {reg}")
+    x = f"qword ptr [rbx + {GUEST_STATE_OFFSET}]"
+    assert (load, add, store) == (f"mov {reg}, {x}", f"add {reg}, -5", f"mov {x}, {reg}")
     h.state["x"] = 3
     h.run(h.compile(region))
     assert h.state["x"] == 2 ** 64 - 2

@@ -66,7 +66,7 @@ def test_structure_is_rebuilt():
     assert b0.insts[1].result.defn is b0.insts[1]
     # attribute defaults are filled in
     assert b0.insts[0].attrs == {"pc": 0x400, "cost": 1, "delay": 0}
-    assert b1.insts[0].attrs == {"kind": "jump", "pc": 0x408}
+    assert b1.insts[0].attrs == {"kind": "jump", "pc": 0x408, "ret_pc": -1}
 
 
 def test_use_before_definition_in_text_order():

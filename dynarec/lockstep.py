@@ -229,6 +229,7 @@ class Lockstep:
         self._refs = sorted(oracle.refs, key=layout.offset)
         self._all_refs = list(layout.refs())
         self._layout = layout
+        self._cycles: Optional[int] = None      # the cycle bound of the current region's run
         self._reference = getattr(guest, "step", None)
         self._explain = getattr(guest, "explain_oracle_difference", None)
         self._state_address = machine.context_address + GUEST_STATE_OFFSET
@@ -251,19 +252,23 @@ class Lockstep:
                 if max_insns is not None and report.insns >= max_insns:
                     report.limit_reached = True
                     break
-                if not self._region(report):
+                if not self._region(report, None if max_insns is None
+                                    else max_insns - report.insns):
                     break
         finally:
             m.memory.log_accesses(False)
             report.seconds = time.perf_counter() - t0
         return report
 
-    def _region(self, report: Report) -> bool:
-        """Run and compare one region; False when the run ends."""
+    def _region(self, report: Report, cycles: Optional[int]) -> bool:
+        """Run and compare one region -- for at most about ``cycles`` cycles (a region that
+        loops stops at a budget check past them; ``None``: no bound); False when the run
+        ends."""
         m, oracle, mem = self.machine, self.oracle, self.machine.memory
         start = bytes(self._state)
         insns = m.insns
-        result = m.run(max_regions=1, errors="return")
+        self._cycles = cycles
+        result = m.run(cycles, max_regions=1, errors="return")
         report.result = result
         if result.reason == ExitReason.ERROR:
             return False
@@ -295,7 +300,7 @@ class Lockstep:
                 return False
         report.insns += retired
         report.regions += 1
-        return result.reason == ExitReason.NEXT
+        return result.reason in (ExitReason.NEXT, ExitReason.BUDGET)
 
     def _oracle_values(self) -> tuple:
         return self._pick(self.oracle.read_regs())
@@ -450,7 +455,7 @@ class Lockstep:
                 m.restore(snapshot)
                 with _replayed_devices(m.memory, reads):
                     insns = m.insns
-                    result = m.run(max_regions=1, errors="return")
+                    result = m.run(self._cycles, max_regions=1, errors="return")
                 stores = m.memory.store_log
                 m.memory.store_log, m.memory.read_log = [], []
                 raised = result.reason == ExitReason.EXCEPTION

@@ -180,8 +180,9 @@ class Machine:
         self.context_address = ctypes.addressof(self._ctx_buf)
         self.regs = Registers(self)
         self.scheduler = Scheduler()
-        self.cycles = 0
-        self.insns = 0
+        self._cycles = 0               # run by entries that have returned (``account``)
+        self._insns = 0
+        self._entry_budget = None      # the budget of the entry in progress, if any
         from .passes import check_names
         self.disabled_passes = set(check_names(disabled_passes))
         self.verify = verify
@@ -215,11 +216,39 @@ class Machine:
     def pc(self, value: int) -> None:
         self.regs.set_raw(self.guest.pc_slot, value)
 
+    @property
+    def cycles(self) -> int:
+        """Guest cycles run so far -- exact inside generated code too: a helper or device
+        handler it calls sees every instruction retired before the call."""
+        if self._entry_budget is None:
+            return self._cycles
+        return self._cycles + self._entry_budget - self.context.budget
+
+    @cycles.setter
+    def cycles(self, value: int) -> None:
+        self._cycles = value
+
+    @property
+    def insns(self) -> int:
+        """Guest instructions retired so far (exact inside generated code, as ``cycles``)."""
+        if self._entry_budget is None:
+            return self._insns
+        return self._insns + self.context.insns
+
+    @insns.setter
+    def insns(self, value: int) -> None:
+        self._insns = value
+
+    def entering(self, budget: int) -> None:
+        """The run loop enters generated code with ``budget`` (and the insns counter at 0)."""
+        self._entry_budget = budget
+
     def account(self, cycles: int, insns: int) -> None:
-        """Add ``cycles``/``insns`` run by generated code to the machine's totals."""
-        self.cycles += cycles
-        self.insns += insns
-        self.stats["cycles"] = self.cycles
+        """Add ``cycles``/``insns`` run by the entry that just returned to the totals."""
+        self._entry_budget = None
+        self._cycles += cycles
+        self._insns += insns
+        self.stats["cycles"] = self._cycles
 
     # --- helpers --------------------------------------------------------------------------
 

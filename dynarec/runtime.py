@@ -104,6 +104,7 @@ def run_loop(m, cycles: Optional[int], errors: str = "raise",
         ctx.budget = budget
         ctx.insns = 0
         m.stats["entries"] += 1
+        m.entering(budget)
         try:
             reason = ExitReason(m.dispatcher.enter(m.context_address,
                                                    m.memory.page_table_address, entry))
@@ -133,6 +134,8 @@ def run_loop(m, cycles: Optional[int], errors: str = "raise",
                 if target is not None and m.cycles >= target:
                     return RunResult(ExitReason.BUDGET, m.pc, m.cycles - start)
                 force = max(int(ctx.exit_info), 1)
+                if max_regions is not None:
+                    max_regions += 1             # that entry ran nothing: run it again
             continue
         if reason == ExitReason.ERROR:
             raise DynarecError(f"generated code exited with ERROR at pc={ctx.next_pc:#x} "

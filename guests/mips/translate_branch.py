@@ -1,11 +1,11 @@
 """Translators of the ``jump`` and ``branch`` classes of the decoder table.
 
-Each returns a ``Branch`` plan; the translator loop emits the delay slot and the
-exits. Conditions and targets are computed here, before the slot runs (the slot may change
-the registers they read), and link registers are written here too, so the slot sees them
-(VR4300 manual chapter 16: the link address is the address after the delay slot, PC + 8).
-Branch targets are PC + 4 + (sign-extended offset << 2); J/JAL keep the upper four bits of
-the delay slot's address.
+Each returns a ``Branch`` plan; the translator loop emits the delay slot, the taken edge
+and the not-taken path. Conditions and targets are computed here, before the slot runs (the
+slot may change the registers they read), and link registers are written here too, so the
+slot sees them (VR4300 manual chapter 16: the link address is the address after the delay
+slot, PC + 8). Branch targets are PC + 4 + (sign-extended offset << 2); J/JAL keep the upper
+four bits of the delay slot's address.
 """
 
 from __future__ import annotations
@@ -60,8 +60,15 @@ def JALR(e, i):
 
 
 def _compare(e, i, cond, kind="jump"):
-    """Branch on ``icmp cond`` of rs against rt (two-register forms) or against zero."""
-    other = e.gpr(i.rt) if i.mnemonic.startswith(("BEQ", "BNE")) else e.const(0)
+    """Branch on ``icmp cond`` of rs against rt (two-register forms) or against zero. A
+    register compared with itself for ``eq``/``sle``/``sge`` always holds (the assembler's
+    ``b`` is ``beq $0, $0``, its ``bal`` is ``bgezal $0``): that branch is unconditional --
+    and a likely form then always runs its slot -- so the region ends there instead of
+    going on along a path never taken."""
+    two_registers = i.mnemonic.startswith(("BEQ", "BNE"))
+    if cond in ("eq", "sle", "sge") and i.rs == (i.rt if two_registers else 0):
+        return Branch(None, _target(e, i), kind)
+    other = e.gpr(i.rt) if two_registers else e.const(0)
     return Branch(e.b.icmp(e.gpr(i.rs), other, cond=cond), _target(e, i), kind, i.row.likely)
 
 

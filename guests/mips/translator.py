@@ -1,9 +1,11 @@
 """Translating VR4300 code into IR regions: the translator loop and the ``Emitter`` the
 per-class translators (``translate_*.py``) write through.
 
-A region is a basic block: guest instructions from its pc up to and including a branch or
-jump and its delay slot, or up to ``max_insns`` instructions, or to the end of the 4 KiB page,
-or to an instruction that always leaves (SYSCALL, BREAK, ERET). Its IR:
+A region is a superblock: guest instructions from its pc on, through conditional branches
+along their not-taken path, up to a jump (J, JAL, JR, JALR, an always-taken branch) and its
+delay slot, a backward branch to another pc than the region's (see below), an instruction
+that always leaves (SYSCALL, BREAK, ERET) or a stop point, or until it would exceed
+``max_insns`` instructions (delay slots count) or leave the 4 KiB page of its pc. Its IR:
 
 * every guest instruction starts with ``insn_start pc=<its pc> cost=<row.cycles>``; a delay
   slot starts with ``insn_start pc=<the BRANCH's pc> delay=1``, so that wherever it faults the
@@ -11,10 +13,21 @@ or to an instruction that always leaves (SYSCALL, BREAK, ERET). Its IR:
 * a branch-likely that is not taken still passes an (empty) ``insn_start pc=<branch>
   delay=1``: the nullified slot takes its cycle and is counted as retired, as Unicorn counts
   it;
+* a conditional branch runs its delay slot, then a ``brif``: the taken edge leaves the region
+  and the not-taken block goes on with the instruction at ``branch + 8`` (a branch-likely:
+  the slot runs on the taken edge only, the not-taken block starts with the nullified slot);
+  where the region cannot go on, the not-taken edge leaves for ``branch + 8``. It does not
+  go on after a backward branch (to its own pc or before) whose target is not the region's
+  pc: that branch ends a loop whose head is elsewhere, and the loop's exit belongs to the
+  head's region (below), which goes on after the loop;
+* a branch or jump whose target is the region's own pc (a tight loop; not a call, not a
+  stop point) is a back edge: its taken edge branches to the entry block, which begins with
+  the loop's first ``insn_start`` -- so the cycle-accounting pass puts the loop's budget check
+  there, the same check that guards the region's entry;
 * exits: ``exit pc=<target> kind=jump`` for branches and J, ``kind=call`` for JAL/BxxAL and
-  (computed) JALR, ``kind=return`` for JR $ra, ``kind=indirect`` for other JR and ERET, and a
-  ``jump`` to the fall-through pc when the region ends without a branch;
-* guest exceptions end the region with ``trap cause=<ExcCode> pc=<pc>`` (address errors
+  (computed) JALR, with ``ret_pc=<branch + 8>``, ``kind=return`` for JR $ra, ``kind=indirect``
+  for other JR and ERET, and a ``jump`` to the next pc when the region ends without a branch;
+* guest exceptions end their path with ``trap cause=<ExcCode> pc=<pc>`` (address errors
   write BadVAddr first); memory reaches physical addresses through ``load``/``store`` (KSEG0/
   KSEG1 directly, other segments through the ``mips_tlb`` helper, which the guest binds to the
   embedder's TLB hook).
@@ -186,12 +199,13 @@ def _fetch_address(tlb, pc: int) -> int:
 def translate_region(machine, pc: int, module: Module, tlb, max_insns: int,
                      region_attrs: dict) -> Region:
     """Translate the region at virtual ``pc`` into ``module`` (see the module docstring).
-    ``tlb(vaddr, access) -> physical or None`` maps instruction fetches outside KSEG0/KSEG1.
-    Raises ``GuestFault`` if the first instruction's physical address has no memory."""
+    ``tlb(vaddr, access) -> physical or None`` maps instruction fetches outside KSEG0/KSEG1;
+    ``machine.is_stop_point(pc)`` says where a region must end. Raises ``GuestFault`` if the
+    first instruction's physical address has no memory."""
     module.helpers.setdefault(TLB_HELPER, TLB_SIG)
     region = module.add(Region(f"mips_{pc:016x}", pc=pc, attrs=dict(region_attrs)))
     e = Emitter(region, module)
-    count = 0
+    count = 0                                 # guest instructions so far, delay slots too
     while True:
         e.pc = e.exc_pc = pc
         if count and machine.is_stop_point(pc):
@@ -221,38 +235,85 @@ def translate_region(machine, pc: int, module: Module, tlb, max_insns: int,
         if e.b.terminated:                    # the instruction always leaves
             return region
         if isinstance(plan, Branch):
-            _finish_branch(e, machine, tlb, pc, plan)
-            return region
+            count += 1                        # its delay slot
+            fall_through = (pc + 8) & MASK64
+            go_on = count < max_insns and _same_page(fall_through, region.pc) \
+                and not _ends_other_loop(plan, pc, region.pc)
+            if not _finish_branch(e, machine, tlb, pc, plan, go_on):
+                return region
+            pc = fall_through
+            continue
         pc = (pc + 4) & MASK64
-        if count >= max_insns or pc % PAGE_SIZE == 0:
+        if count >= max_insns or not _same_page(pc, region.pc):
             e.exit(pc, "jump")
             return region
 
 
-def _finish_branch(e: Emitter, machine, tlb, branch_pc: int, plan: Branch) -> None:
-    """Emit the delay slot of the branch at ``branch_pc`` and the region's exits."""
+def _same_page(pc: int, other: int) -> bool:
+    return pc // PAGE_SIZE == other // PAGE_SIZE
+
+
+def _ends_other_loop(plan: Branch, branch_pc: int, start: int) -> bool:
+    """True if the branch at ``branch_pc`` goes backward (to its own pc or before) but not
+    to the region's ``start``: it ends a loop whose head is elsewhere. Its not-taken path,
+    the loop's exit, is not followed: a backward branch is the one likely taken (static
+    prediction), and the head's region, which loops back to itself, goes on along that same
+    exit -- following it here too would mostly translate the same code twice."""
+    return isinstance(plan.target, int) and plan.target <= branch_pc and plan.target != start
+
+
+def _finish_branch(e: Emitter, machine, tlb, branch_pc: int, plan: Branch,
+                   go_on: bool) -> bool:
+    """Emit the delay slot of the branch at ``branch_pc`` and its taken edge (an exit, or
+    the back edge to the entry block); then, when the branch may fall through, its not-taken
+    edge: with ``go_on`` the builder is left at the start of the not-taken block and the
+    result is True (translation goes on at ``branch_pc + 8``), otherwise that block exits
+    there. False: the region ends here."""
     b = e.b
     fall_through = (branch_pc + 8) & MASK64
-    ret_pc = fall_through if plan.kind == "call" else None
+    loops = _loops_back(e, machine, plan)
+    not_taken = None
     if plan.likely:
-        run_slot, nullified = b.new_block(), b.new_block()
-        b.brif(plan.cond, run_slot, nullified)
-        b.switch_to(nullified)
+        run_slot, not_taken = b.new_block(), b.new_block()
+        b.brif(plan.cond, run_slot, not_taken)
+        b.switch_to(not_taken)
         b.insn_start(pc=branch_pc, delay=1)
-        e.exit(fall_through, "jump")
         b.switch_to(run_slot)
     _slot(e, machine, tlb, branch_pc)
-    if b.terminated:
-        return
-    if plan.cond is None or plan.likely:
-        e.exit(plan.target, plan.kind, ret_pc)
-        return
-    taken, not_taken = b.new_block(), b.new_block()
-    b.brif(plan.cond, taken, not_taken)
-    b.switch_to(taken)
-    e.exit(plan.target, plan.kind, ret_pc)
+    if not b.terminated:
+        if plan.cond is None or plan.likely:          # the slot leads to the taken edge only
+            if loops:
+                b.br(b.region.entry)
+            else:
+                _exit_taken(e, plan, fall_through)
+        elif loops:
+            not_taken = b.new_block()
+            b.brif(plan.cond, b.region.entry, not_taken)
+        else:
+            taken, not_taken = b.new_block(), b.new_block()
+            b.brif(plan.cond, taken, not_taken)
+            b.switch_to(taken)
+            _exit_taken(e, plan, fall_through)
+    if not_taken is None:
+        return False
     b.switch_to(not_taken)
-    e.exit(fall_through, "jump")
+    if not go_on:
+        e.exit(fall_through, "jump")
+    return go_on
+
+
+def _loops_back(e: Emitter, machine, plan: Branch) -> bool:
+    """True if the taken edge of ``plan`` is a back edge: a jump (not a call) to the
+    region's own pc, which is not a stop point."""
+    start = e.b.region.pc
+    return plan.kind == "jump" and isinstance(plan.target, int) and plan.target == start \
+        and not machine.is_stop_point(start)
+
+
+def _exit_taken(e: Emitter, plan: Branch, fall_through: int) -> None:
+    """Leave the region along the taken edge (a call returns to ``fall_through``, the
+    address after its slot)."""
+    e.exit(plan.target, plan.kind, fall_through if plan.kind == "call" else None)
 
 
 def _slot(e: Emitter, machine, tlb, branch_pc: int) -> None:

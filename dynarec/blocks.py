@@ -44,7 +44,9 @@ class CachedRegion:
     jump into it without returning to the run loop (``chainable``: its entry checks the
     cycle budget, or it only halts), and (with ``Machine(keep_ir=True)``) its IR text before
     and after passes. ``backing`` holds the host buffer behind ``code_address`` (so the
-    ``id`` in the key's page identity cannot be reused while the region exists)."""
+    ``id`` in the key's page identity cannot be reused while the region exists).
+    ``guest_pcs``: the guest pcs of the instructions it holds (``insn_start`` pcs: a delay
+    slot counts as its branch), what breakpoints and invalidation look up."""
 
     key: RegionKey
     code: CompiledRegion
@@ -54,6 +56,7 @@ class CachedRegion:
     ir_before: Optional[str] = None
     ir_after: Optional[str] = None
     backing: object = None
+    guest_pcs: frozenset = frozenset()
 
 
 class BlockCache:

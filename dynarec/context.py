@@ -122,6 +122,17 @@ class ExitReason(enum.IntEnum):
     MISS = 7
 
 
+def exit_reason(kind: str) -> ExitReason:
+    """The reason an ``exit`` of ``kind`` (``ir.opcodes.EXIT_KINDS``) leaves with when it
+    does not lead to other code: HALT for ``halt``, BREAKPOINT for ``breakpoint``, NEXT for
+    the kinds that do (jump, call, return, indirect)."""
+    return _STOP_KINDS.get(kind, ExitReason.NEXT)
+
+
+_STOP_KINDS = {"halt": ExitReason.HALT, "breakpoint": ExitReason.BREAKPOINT}
+STOP_KINDS = frozenset(_STOP_KINDS)     #: exit kinds that end the run instead of chaining
+
+
 class ContextHeader(ctypes.Structure):
     """The header as a ctypes structure over the context buffer (``from_buffer``)."""
 

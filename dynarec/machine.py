@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Iterable, Optional
 
 from . import context as ctxabi
+from . import perfmap
 from .blocks import (BlockCache, CachedRegion, JumpCache, LinkTable, RegionKey,
                      clear_return_stack)
 from .codecache import DEFAULT_SIZE, CodeCache
@@ -200,9 +201,13 @@ class Machine:
         self._reset_dispatch()
         self.memory.on_change(self.mapping_changed)
         self._functions: dict[str, int] = {}
-        self._halts: set = set()
+        self._stops: dict[int, str] = {}      # guest pc -> "halt" | "breakpoint"
+        self._single = False                   # translating a single-instruction region
+        self._single_blocks = BlockCache()     # region_at(single=True)
+        self._step_over = BlockCache()         # region_at(single=True, over=True)
         self._keep_alive: list = []
         self.helpers: dict[str, HelperImpl] = {}
+        self.perf_map = perfmap.enabled()
         guest.setup(self)
 
     # --- registers and time ---------------------------------------------------------------
@@ -268,20 +273,51 @@ class Machine:
 
     def halt_at(self, pc: int) -> None:
         """Make guest ``pc`` a halt point: reaching it ends ``run`` with HALT (the
-        ``--until`` of the command-line tools). Compiled code is dropped so no region runs
-        through it."""
-        self._halts.add(pc)
-        self.flush()
+        ``--until`` of the command-line tools). Regions that hold ``pc`` are invalidated,
+        so none runs through it."""
+        self._set_stop(pc, "halt")
+
+    def add_breakpoint(self, pc: int) -> None:
+        """Stop ``run`` with BREAKPOINT before the instruction at guest ``pc`` runs (a pc
+        where an instruction starts; MIPS delay slots are not such pcs). The regions that
+        hold ``pc`` are invalidated -- links into them are undone -- and compile again ending
+        before it, so breakpoints work with linking on. ``run`` called at a breakpoint first
+        steps over it (``step``)."""
+        self._set_stop(pc, "breakpoint")
+
+    def remove_breakpoint(self, pc: int) -> None:
+        """Remove the breakpoint at ``pc`` (nothing happens if there is none)."""
+        if self._stops.get(pc) == "breakpoint":
+            del self._stops[pc]
+            self._drop_regions_holding(pc)
+
+    @property
+    def breakpoints(self) -> frozenset:
+        """The guest pcs with a breakpoint."""
+        return frozenset(pc for pc, kind in self._stops.items() if kind == "breakpoint")
+
+    def _set_stop(self, pc: int, kind: str) -> None:
+        self._stops[pc] = kind
+        self._drop_regions_holding(pc)
+
+    def _drop_regions_holding(self, pc: int) -> None:
+        for cache in (self.blocks, self._single_blocks):
+            for region in list(cache):
+                if pc in region.guest_pcs:
+                    self.invalidate(region.key)
+        self._step_over.clear()
 
     def is_stop_point(self, pc: int) -> bool:
-        """True if a region must end before guest ``pc`` (a halt point). Frontends ask this
-        for every instruction after a region's first."""
-        return pc in self._halts
+        """True if a region must end before guest ``pc``: a halt point or a breakpoint, or
+        any pc while a single-instruction region is being translated. Frontends ask this for
+        every instruction after a region's first."""
+        return self._single or pc in self._stops
 
     def _stop_region(self, pc: int, module: Module) -> Region:
-        region = module.add(Region(f"halt_{pc:x}", pc=pc, attrs=self.guest.region_attrs()))
+        kind = self._stops[pc]
+        region = module.add(Region(f"{kind}_{pc:x}", pc=pc, attrs=self.guest.region_attrs()))
         from .ir.builder import Builder
-        Builder(region, module).exit(kind="halt", pc=pc)
+        Builder(region, module).exit(kind=kind, pc=pc)
         return region
 
     def key(self, pc: int) -> RegionKey:
@@ -289,46 +325,62 @@ class Machine:
         page = self.memory.page_identity(self.guest.code_address(self, pc))
         return RegionKey(pc, page, self.guest.mode(self))
 
-    def region_at(self, pc: int) -> CachedRegion:
-        """The region at ``pc``, compiled on a block-cache miss (see ``compile``)."""
-        entry = self.blocks.lookup(self.key(pc))
+    def region_at(self, pc: int, single: bool = False, over: bool = False) -> CachedRegion:
+        """The region at ``pc``, compiled on a block-cache miss (see ``compile``).
+        ``single``: a region of one guest instruction (or of the smallest unit the guest
+        cannot split, e.g. a MIPS branch with its delay slot) -- what the run loop uses to
+        reach a cycle target exactly; ``over`` (with ``single``): that instruction even at a
+        breakpoint (``step``). Single-instruction regions have block caches of their own and
+        are never linked to."""
+        key = self.key(pc)
+        cache = (self._step_over if over else self._single_blocks) if single else self.blocks
+        entry = cache.lookup(key)
         if entry is None:
-            entry = self.compile(pc)
+            entry = self.compile(pc, single=single, over=over)
         return entry
 
     def lookup_or_compile(self, pc: int) -> int:
         """Host entry address of the region at ``pc``, compiling it on a miss."""
         return self.region_at(pc).code.entry
 
-    def compile(self, pc: int) -> CachedRegion:
-        """Translate, optimise and compile the region at ``pc``; cache and return it.
-        Raises ``GuestFault`` (code unmapped), ``VerifyError``, ``CompileError``."""
+    def compile(self, pc: int, single: bool = False, over: bool = False) -> CachedRegion:
+        """Translate, optimise and compile the region at ``pc``; cache and return it
+        (``single``/``over``: see ``region_at``). Raises ``GuestFault`` (code unmapped),
+        ``VerifyError``, ``CompileError``."""
         t0 = time.perf_counter()
         code_address = self.guest.code_address(self, pc)
         key = RegionKey(pc, self.memory.page_identity(code_address), self.guest.mode(self))
-        if self.blocks.lookup(key) is not None:
+        cache = (self._step_over if over else self._single_blocks) if single else self.blocks
+        if cache.lookup(key) is not None:
             self.invalidate(key)                # compiled again: nothing may lead to the old
         module = self.guest.module()
         for name, h in self._all_helpers().items():
             module.helpers.setdefault(name, h.sig)
-        if pc in self._halts:
+        if pc in self._stops and not over:
             region = self._stop_region(pc, module)
         else:
-            region = self.guest.translate(self, pc, module)
+            self._single = single
+            try:
+                region = self.guest.translate(self, pc, module)
+            finally:
+                self._single = False
         before = format_region(region) if self.keep_ir else None
         code = self._compile_region(region, module)
-        guest_insns = sum(1 for i in region.insts() if i.op == "insn_start")
-        chainable = pc in self._halts or any(i.op == "check_budget"
-                                             for i in region.blocks[0].insts)
+        starts = [i.attrs["pc"] for i in region.insts() if i.op == "insn_start"]
+        chainable = (pc in self._stops and not over) or any(
+            i.op == "check_budget" for i in region.blocks[0].insts)
         backing = self.memory.find(code_address)
-        entry = CachedRegion(key, code, guest_insns, code_address, chainable,
-                             backing=backing and backing.buffer)
+        entry = CachedRegion(key, code, len(starts), code_address, chainable,
+                             backing=backing and backing.buffer,
+                             guest_pcs=frozenset(starts) | {pc})
         if self.keep_ir:
             entry.ir_before, entry.ir_after = before, format_region(region)
-        self.blocks.insert(entry)
+        cache.insert(entry)
+        if self.perf_map:
+            perfmap.record(code.entry, code.size, f"{self.guest.name}:{pc:#x}")
         st = self.stats
         st["regions_compiled"] += 1
-        st["guest_insns_compiled"] += guest_insns
+        st["guest_insns_compiled"] += len(starts)
         st["ir_ops_compiled"] += sum(len(b.insts) for b in region.blocks)
         st["host_insns"] += code.host_insns
         st["host_bytes"] += code.size
@@ -382,7 +434,8 @@ class Machine:
         # Restore the sites while their bytes are still there: code that is running when a
         # helper flushes then leaves at its next exit instead of chaining into dropped code.
         self._restore(self.links.take_all())
-        self.blocks.clear()
+        for cache in (self.blocks, self._single_blocks, self._step_over):
+            cache.clear()
         self._functions.clear()
         self._reset_dispatch()
 
@@ -405,6 +458,8 @@ class Machine:
         until it exits."""
         self.unlink(key)
         entry = self.blocks.remove(key)
+        self._single_blocks.remove(key)
+        self._step_over.remove(key)
         self._reset_dispatch()
         self.stats["invalidations"] += 1
         return entry
@@ -499,10 +554,14 @@ class Machine:
         both cases the guest state is that at the start of the instruction that called it.
         ``max_regions``: also stop (reason NEXT) after that many regions have run; regions
         are not chained then (every exit returns to the run loop, see ``set_chaining``)."""
+        return self._run(cycles, errors, max_regions)
+
+    def _run(self, cycles: Optional[int], errors: str, max_regions: Optional[int],
+             step: bool = False) -> RunResult:
         if errors not in ("raise", "return"):
             raise ValueError("errors must be 'raise' or 'return'")
         try:
-            return run_loop(self, cycles, errors, max_regions)
+            return run_loop(self, cycles, errors, max_regions, step)
         finally:
             self.stats["slow_memory_accesses"] = self.memory.slow_accesses
             header = self.context
@@ -510,6 +569,13 @@ class Machine:
             self.stats["rsb_hits"] += header.rsb_hits
             self.stats["rsb_misses"] += header.rsb_misses
             header.jc_hits = header.rsb_hits = header.rsb_misses = 0
+
+    def step(self, *, errors: str = "raise") -> RunResult:
+        """Run exactly one guest instruction -- the smallest unit the guest does not split
+        (a MIPS branch with its delay slot) -- at ``pc``, even if it has a breakpoint, and
+        return (reason NEXT, or why it stopped: HALT, EXCEPTION, ...). Scheduled events that
+        fall due fire first, as in ``run``; ``errors`` as in ``run``."""
+        return self._run(None, errors, max_regions=1, step=True)
 
     def schedule(self, delay: int, callback: Callable) -> object:
         """Call ``callback(machine)`` ``delay`` guest cycles from now; returns a handle for

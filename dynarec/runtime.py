@@ -60,12 +60,18 @@ UNLIMITED = (1 << 62)
 
 
 def run_loop(m, cycles: Optional[int], errors: str = "raise",
-             max_regions: Optional[int] = None) -> RunResult:
+             max_regions: Optional[int] = None, step: bool = False) -> RunResult:
     """Run machine ``m`` for ``cycles`` guest cycles (``None``: until it stops by itself).
 
-    Stops at the first of: the cycle target (BUDGET; the last region may overrun it by less
-    than one region when it cannot be split), a HALT or BREAKPOINT exit, a guest exception, or
-    a handler error (re-raised unchanged, or returned as ERROR with ``errors="return"``).
+    Stops at the first of: the cycle target (BUDGET), a HALT or BREAKPOINT exit, a guest
+    exception, or a handler error (re-raised unchanged, or returned as ERROR with
+    ``errors="return"``). The cycle target and scheduled events are met exactly: when the
+    budget left cannot cover a region's next stretch (its ``check_budget`` exits before
+    running anything), the loop goes on with single-instruction regions
+    (``Machine.region_at(single=True)``) up to the event; only an instruction that alone
+    costs more than the budget left overruns it. A run that starts at a breakpoint first
+    runs that instruction (steps over it). ``step``: the first entry runs one instruction
+    (a single-instruction region), breakpoint or not (``Machine.step``).
     Scheduled events fire at region boundaries once their time has come. With
     ``max_regions``, it also stops (reason NEXT) after that many entries into generated code,
     each running one region (chaining is off): a lockstep runner compares state there.
@@ -74,9 +80,11 @@ def run_loop(m, cycles: Optional[int], errors: str = "raise",
     ctx = m.context
     start = m.cycles
     target = None if cycles is None else start + cycles
-    force = 0                        # cycles granted to a region that cannot be split
+    force = 0                        # cycles granted to an instruction that cannot be split
     chaining = m.set_chaining(max_regions is None)
     chain = None                     # (reason, exit_site, exit_route, flushes) of a LINK/MISS
+    over = step or m.pc in m.breakpoints     # one instruction first, even at a breakpoint
+    single_until = None              # run single instructions until this cycle count
     while True:
         m.scheduler.fire_due(m)
         stop = m.scheduler.next_time()
@@ -90,16 +98,20 @@ def run_loop(m, cycles: Optional[int], errors: str = "raise",
             max_regions -= 1
         budget = UNLIMITED if stop is None else max(stop - m.cycles, force)
         force = 0
+        if single_until is not None and (stop is None or m.cycles >= single_until):
+            single_until = None
+        single = over or single_until is not None
         pc = m.pc
         try:
-            region = m.region_at(pc)
+            region = m.region_at(pc, single=single, over=over)
         except GuestFault as fault:
             return RunResult(ExitReason.EXCEPTION, pc, m.cycles - start, FAULT, fault=fault)
+        over = False
         if chain is not None:
             reason, site, route, flushes = chain
             chain = None
-            if m.cache.flushes == flushes:          # else the site went with the flush
-                m.chain_exit(reason, site, route, region)
+            if m.cache.flushes == flushes and not single:   # else the site went with the
+                m.chain_exit(reason, site, route, region)    # flush, or leads to one insn
         entry = region.code.entry
         ctx.budget = budget
         ctx.insns = 0
@@ -129,11 +141,14 @@ def run_loop(m, cycles: Optional[int], errors: str = "raise",
             continue
         if reason == ExitReason.BUDGET:
             if ctx.next_pc == pc and ctx.budget == budget:
-                # No progress: the region's first stretch costs more than the budget left.
-                # Run it anyway (exit_info holds its cost), so every run makes progress.
+                # No progress: the next stretch costs more than the budget left. Go on one
+                # instruction at a time up to the event; an instruction that alone costs
+                # more runs anyway (exit_info holds its cost), so every run makes progress.
                 if target is not None and m.cycles >= target:
                     return RunResult(ExitReason.BUDGET, m.pc, m.cycles - start)
-                force = max(int(ctx.exit_info), 1)
+                if single:
+                    force = max(int(ctx.exit_info), 1)
+                single_until = stop
                 if max_regions is not None:
                     max_regions += 1             # that entry ran nothing: run it again
             continue

@@ -35,7 +35,7 @@ import struct
 from dataclasses import dataclass
 from typing import Callable, MutableMapping, Optional
 
-from ..context import ExitReason
+from ..context import ExitReason, exit_reason
 from ..errors import DynarecError
 from .nodes import Block, Inst, Module, Region
 from .opcodes import EXIT_KINDS, OPS
@@ -370,7 +370,7 @@ class Interpreter:
 
     def _op_exit(self, region, inst):
         kind = inst.attrs.get("kind", "jump")
-        reason = ExitReason.HALT if kind == "halt" else ExitReason.NEXT
+        reason = exit_reason(kind)
         info = EXIT_KINDS.index(kind)
         pc_id = inst.args[0].id if inst.args else None
         pc = inst.attrs.get("pc", -1)

@@ -76,7 +76,10 @@ ICMP_CONDS = ("eq", "ne", "slt", "sle", "sgt", "sge", "ult", "ule", "ugt", "uge"
 FCMP_CONDS = ("oeq", "one", "olt", "ole", "ogt", "oge", "ord",
               "ueq", "une", "ult", "ule", "ugt", "uge", "uno")
 ROUNDING_MODES = ("rne", "rtz", "rup", "rdn")
-EXIT_KINDS = ("jump", "call", "return", "indirect", "halt")
+#: ``exit`` kinds. The first four lead to other code; ``halt`` (a halt point, e.g. the
+#: command-line tools' ``--until``) and ``breakpoint`` stop the run (``dynarec.context.
+#: exit_reason``).
+EXIT_KINDS = ("jump", "call", "return", "indirect", "halt", "breakpoint")
 
 # attribute kind -> allowed values (a tuple) or the Python type of the value
 ATTR_KINDS: dict[str, object] = {

@@ -618,9 +618,8 @@ class CodeGen:
             raise CompileError("exit needs a pc attribute or exactly one pc operand")
         target = inst.args[0] if inst.args else None
         pc = inst.attrs["pc"] if target is None else self.imm(target)
-        if kind == "halt" or not self.env.link or self.is_function:
-            reason = C.ExitReason.HALT if kind == "halt" else C.ExitReason.NEXT
-            self.exit(reason, pc=pc, pc_value=target, info=info)
+        if kind in C.STOP_KINDS or not self.env.link or self.is_function:
+            self.exit(C.exit_reason(kind), pc=pc, pc_value=target, info=info)
             return
         ret_pc = inst.attrs.get("ret_pc", -1)
         if kind == "call" and ret_pc != -1:

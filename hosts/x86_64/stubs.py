@@ -100,7 +100,7 @@ def build(env, cache, assemble, near) -> SharedStubs:
             asm("call r11")
 
     for info, kind in enumerate(EXIT_KINDS):
-        reason = C.ExitReason.HALT if kind == "halt" else C.ExitReason.NEXT
+        reason = C.exit_reason(kind)
         asm = Asm("tail")
         asm(f"mov qword ptr [{CTX} + {C.EXIT_REASON}], {int(reason)}")
         asm(f"mov qword ptr [{CTX} + {C.EXIT_INFO}], {info}")
@@ -113,7 +113,7 @@ def build(env, cache, assemble, near) -> SharedStubs:
         jump(asm, env.exit_stub)
         stubs.info_tails[int(reason)] = place(asm.lines(), f"exit {reason.name}")
     for info, kind in enumerate(EXIT_KINDS):
-        if kind == "halt":
+        if kind in C.STOP_KINDS:
             continue
         asm = Asm("link")
         asm(f"mov qword ptr [{CTX} + {C.EXIT_SITE}], rax")

@@ -24,22 +24,24 @@ cd "$(dirname "$0")"
 
 PROGRAMS="bitops crc32 int64 interp linklist lzss matmul mixed packed qsort recursion sieve strings"
 
-# ITERS for the bench builds: each runs 40-50 million guest instructions.
+# ITERS for the bench builds: each runs about 1.5-3.5 s in Unicorn 2.1.4 (o32 and n32; n32
+# int64 is shorter, interp is sized for dynarec, as Unicorn dies on it), so a steady-state
+# measurement is seconds long: 0.2-3.3 billion guest instructions.
 bench_iters() {
     case "$1" in
-        bitops) echo 600 ;;
-        crc32) echo 250 ;;
-        int64) echo 150 ;;
-        interp) echo 90 ;;
-        linklist) echo 50 ;;
-        lzss) echo 64 ;;
-        matmul) echo 110 ;;
-        mixed) echo 700 ;;
-        packed) echo 750 ;;
-        qsort) echo 60 ;;
-        recursion) echo 70 ;;
-        sieve) echo 40 ;;
-        strings) echo 280 ;;
+        bitops) echo 13000 ;;
+        crc32) echo 17000 ;;
+        int64) echo 7000 ;;
+        interp) echo 1500 ;;
+        linklist) echo 1100 ;;
+        lzss) echo 1150 ;;
+        matmul) echo 4600 ;;
+        mixed) echo 15000 ;;
+        packed) echo 6500 ;;
+        qsort) echo 370 ;;
+        recursion) echo 520 ;;
+        sieve) echo 460 ;;
+        strings) echo 3000 ;;
     esac
 }
 

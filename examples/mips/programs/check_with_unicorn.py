@@ -52,7 +52,7 @@ KSEG_PHYSICAL_MASK = 0x1FFFFFFF      # KSEG0 (0x8...) and KSEG1 (0xA...) both ma
 MASK64 = (1 << 64) - 1
 
 DEFAULT_LIMIT = 50_000_000           # instructions; a default build runs < ~2 million
-BENCH_LIMIT = 2_000_000_000
+BENCH_LIMIT = 5_000_000_000
 
 
 class GuestError(Exception):

@@ -44,6 +44,8 @@ class Builder:
         self.region = region
         self.module = module
         self.block: Optional[Block] = None
+        self._names: set = set()            # block names of the region, as of _names_for
+        self._names_for = -1                # ... blocks (new_block's O(1) name check)
         if not region.blocks:
             params = list(region.params) if region.kind == "function" else []
             self.block = self.new_block(params)
@@ -54,14 +56,17 @@ class Builder:
 
     def new_block(self, param_types: Sequence[Type] = ()) -> Block:
         """Append a new block with parameters of the given types (does not switch to it)."""
-        blk = Block(f"block{len(self.region.blocks)}")
-        names = {b.name for b in self.region.blocks}
-        n = len(self.region.blocks)
-        while blk.name in names:
+        blocks = self.region.blocks
+        if self._names_for != len(blocks):         # blocks added or dropped elsewhere
+            self._names = {b.name for b in blocks}
+        n = len(blocks)
+        while f"block{n}" in self._names:
             n += 1
-            blk.name = f"block{n}"
+        blk = Block(f"block{n}")
         blk.params = [self.region.new_value(t, block=blk) for t in param_types]
-        self.region.blocks.append(blk)
+        blocks.append(blk)
+        self._names.add(blk.name)
+        self._names_for = len(blocks)
         return blk
 
     def switch_to(self, block: Block) -> None:
@@ -155,11 +160,19 @@ class Builder:
         return fn.results
 
     def __getattr__(self, op: str):
+        """``b.<op>(...)`` for every op of the table: made on first use and kept on the class,
+        so later calls are plain method calls."""
         if op not in OPS:
             raise AttributeError(op)
+        method = self._op_method(op)
+        setattr(type(self), op, method)
+        return method.__get__(self)
+
+    @staticmethod
+    def _op_method(op: str):
         row = OPS[op]
 
-        def method(*operands, flags: bool = False, **attrs):
+        def method(self, *operands, flags: bool = False, **attrs):
             operands = list(operands)
             explicit = None
             if op in _LEADING_TYPE_OPS or (op == "load"):

@@ -46,7 +46,11 @@ class CachedRegion:
     and after passes. ``backing`` holds the host buffer behind ``code_address`` (so the
     ``id`` in the key's page identity cannot be reused while the region exists).
     ``guest_pcs``: the guest pcs of the instructions it holds (``insn_start`` pcs: a delay
-    slot counts as its branch), what breakpoints and invalidation look up."""
+    slot counts as its branch), what breakpoints and invalidation look up.
+    ``code_ranges``: the address-space byte ranges ``(start, end)`` it was translated from
+    (what its frontend fetched; a region may span pages), ``code_bytes`` those bytes
+    concatenated and ``checksum`` their CRC-32 (``zlib.crc32``): an invalidated region whose
+    bytes come back unchanged is revalidated instead of recompiled."""
 
     key: RegionKey
     code: CompiledRegion
@@ -57,6 +61,9 @@ class CachedRegion:
     ir_after: Optional[str] = None
     backing: object = None
     guest_pcs: frozenset = frozenset()
+    code_ranges: tuple = ()
+    code_bytes: bytes = b""
+    checksum: int = 0
 
 
 class BlockCache:

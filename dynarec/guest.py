@@ -20,8 +20,9 @@ class Guest:
 
     ``name``: registry name. ``state``: the ``StateLayout`` (must contain ``pc_slot``).
     ``addr_bits``/``page_bits``/``big_endian``: shape of the address space (guest addresses
-    as the IR's ``load``/``store`` see them). ``nan32``/``nan64``: the default NaN bit patterns
-    float results canonicalise to. ``helpers``: ``HelperImpl`` by name that translated code may
+    as the IR's ``load``/``store`` see them). ``code_granularity``: bytes per bit of the code
+    bitmap (``dynarec.memory``; a power of two, e.g. the instruction size of a fixed-width
+    ISA). ``nan32``/``nan64``: the default NaN bit patterns float results canonicalise to. ``helpers``: ``HelperImpl`` by name that translated code may
     call.
     """
 
@@ -31,6 +32,7 @@ class Guest:
     addr_bits = 32
     page_bits = 12
     big_endian = False
+    code_granularity = 1
     nan32 = DEFAULT_NAN32
     nan64 = DEFAULT_NAN64
 
@@ -65,7 +67,8 @@ class Guest:
 
     def translate(self, machine, pc: int, module: Module) -> Region:
         """Decode guest code at ``pc`` into a block region added to ``module``. Reads guest
-        memory through ``machine.memory``. Raises ``GuestFault`` if the code is unmapped."""
+        code through ``machine.memory.fetch`` (so that writes to it invalidate the region).
+        Raises ``GuestFault`` if the code is unmapped."""
         raise NotImplementedError
 
     def setup(self, machine) -> None:

@@ -14,6 +14,14 @@ Memory fast-path ABI (shared by every backend and ``dynarec.memory``):
 * Generated code takes the slow path too when the address (read as unsigned) is
   ``>= 1 << addr_bits`` or the access crosses the end of its page.
 * Guest memory holds guest byte order (``big_endian``); the fast path swaps on access.
+* Code pages (``code_line_bits`` not ``None``; self-modifying code, ``dynarec.memory``): the
+  write entry of a page that holds code is 0, and the third section of the table,
+  ``code[i]`` at ``page_table + 8*(2*num_pages + i)``, holds the host address of its code
+  bitmap (0: none): bit ``j`` (byte ``j >> 3``, bit ``j & 7``) marks the ``1 <<
+  code_line_bits`` bytes of line ``j`` of the page as code. Before calling ``slow_store``,
+  generated code tests the lines an in-page store touches: when none is marked, it stores
+  into the host memory of the page's *read* entry (the same bytes for RAM) without leaving
+  generated code. Only a store that hits code (or a page without a bitmap) calls Python.
 * The slow path stores the current instruction's pc and delay flag into the context
   (``next_pc``/``exit_delay``), preserves every host register, and calls the Python callables
   ``slow_load(addr, size) -> int`` / ``slow_store(addr, size, value) -> None`` (values are
@@ -74,6 +82,7 @@ class MemoryABI:
     big_endian: bool
     slow_load: Callable[[int, int], int]
     slow_store: Callable[[int, int, int], None]
+    code_line_bits: Optional[int] = None
 
 
 @dataclass

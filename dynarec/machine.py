@@ -20,6 +20,15 @@ seen an exit, generated code takes it without Python -- direct exits are patched
 may change which region a guest pc selects unlinks what depends on it: ``invalidate(key)``,
 ``unlink(key)``, ``mapping_changed(start, end)`` (called by the address space on every
 ``add``/``remove``/``rebase``; an embedder calls it after changing a TLB or the mode word).
+
+Self-modifying code (``docs/architecture.md``, "Self-modifying code"): every region records
+the guest bytes it was translated from; the address space marks them in its code bitmap and
+reports writes to them, and ``invalidate_range`` drops the regions there, keeping them for
+revalidation: when execution reaches such a region's key again and its bytes compare equal,
+it is put back (its code is still in the code cache) instead of compiled again. A store of
+generated code that hits code stops the entry before it is made (``runtime.CodeModified``);
+the run loop runs that instruction again as a single-instruction region, which makes the
+store, and goes on in the new code.
 """
 
 from __future__ import annotations
@@ -29,6 +38,7 @@ import heapq
 import itertools
 import struct
 import time
+import zlib
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Optional
 
@@ -37,19 +47,30 @@ from . import perfmap
 from .blocks import (BlockCache, CachedRegion, JumpCache, LinkTable, RegionKey,
                      clear_return_stack)
 from .codecache import DEFAULT_SIZE, CodeCache
-from .errors import CompileError
+from .errors import CompileError, GuestFault
 from .guest import Guest
 from .host import CompileEnv, HelperImpl
 from .ir.nodes import HelperSig, Module, Region
 from .ir.printer import format_region
 from .memory import AddressSpace
 from .registry import load_guest, load_host
-from .runtime import RunResult, run_loop
+from .runtime import CodeModified, RunResult, run_loop
 from .stats import Stats
 
 _FLOAT_FMT = {32: "<f", 64: "<d"}
 
 #: the chaining rows of the stats table; the hit counters move only with ``Machine(stats=True)``
+
+#: invalidated versions of one region key kept for revalidation (the oldest goes first)
+KEPT_VERSIONS = 4
+
+#: the self-modifying-code rows of the stats table (``invalidations`` and ``links_restored``,
+#: the unpatched links, are shared with breakpoints and mapping changes)
+_SMC_COUNTERS = {
+    "revalidations": "regions revalidated by checksum",
+    "recompiles": "invalidated regions compiled again",
+    "exits_code_write": "exits: store to code (instruction run again alone)",
+}
 
 
 class Registers:
@@ -175,7 +196,10 @@ class Machine:
         host_cls = load_host(host) if (host is None or isinstance(host, str)) else host
         self.host = host_cls(features=host_features)
         self.stats = Stats()
-        self.memory = AddressSpace(guest.addr_bits, guest.page_bits, guest.big_endian)
+        for name, description in _SMC_COUNTERS.items():
+            self.stats.declare(name, description)
+        self.memory = AddressSpace(guest.addr_bits, guest.page_bits, guest.big_endian,
+                                   guest.code_granularity)
         self._ctx_buf = (ctypes.c_char * (ctxabi.GUEST_STATE_OFFSET + guest.state.size))()
         self.context = ctxabi.ContextHeader.from_buffer(self._ctx_buf)
         self.context_address = ctypes.addressof(self._ctx_buf)
@@ -184,6 +208,8 @@ class Machine:
         self._cycles = 0               # run by entries that have returned (``account``)
         self._insns = 0
         self._entry_budget = None      # the budget of the entry in progress, if any
+        self._entry_single = False     # the entry in progress runs one instruction
+        self.rerun_single = False      # the next entry runs one instruction (CodeModified)
         from .passes import check_names
         self.disabled_passes = set(check_names(disabled_passes))
         self.verify = verify
@@ -200,6 +226,9 @@ class Machine:
         self._chaining = False         # links and jump-cache fills allowed (run-loop state)
         self._reset_dispatch()
         self.memory.on_change(self.mapping_changed)
+        self.memory.on_code_write(self._code_written)
+        self._code_regions: dict[int, dict] = {}   # page -> {id(region): region} with code there
+        self._kept: dict[RegionKey, list] = {}     # invalidated regions, for revalidation
         self._functions: dict[str, int] = {}
         self._stops: dict[int, str] = {}      # guest pc -> "halt" | "breakpoint"
         self._single = False                   # translating a single-instruction region
@@ -244,9 +273,11 @@ class Machine:
     def insns(self, value: int) -> None:
         self._insns = value
 
-    def entering(self, budget: int) -> None:
-        """The run loop enters generated code with ``budget`` (and the insns counter at 0)."""
+    def entering(self, budget: int, single: bool = False) -> None:
+        """The run loop enters generated code with ``budget`` (and the insns counter at 0);
+        ``single``: a single-instruction region."""
         self._entry_budget = budget
+        self._entry_single = single
 
     def account(self, cycles: int, insns: int) -> None:
         """Add ``cycles``/``insns`` run by the entry that just returned to the totals."""
@@ -305,7 +336,12 @@ class Machine:
             for region in list(cache):
                 if pc in region.guest_pcs:
                     self.invalidate(region.key)
-        self._step_over.clear()
+        for region in list(self._step_over):
+            self._drop(region)
+        for key, versions in list(self._kept.items()):
+            versions[:] = [v for v in versions if pc not in v.guest_pcs]
+            if not versions:
+                del self._kept[key]
 
     def is_stop_point(self, pc: int) -> bool:
         """True if a region must end before guest ``pc``: a halt point or a breakpoint, or
@@ -335,6 +371,8 @@ class Machine:
         key = self.key(pc)
         cache = (self._step_over if over else self._single_blocks) if single else self.blocks
         entry = cache.lookup(key)
+        if entry is None and not single:
+            entry = self._revalidate(key)
         if entry is None:
             entry = self.compile(pc, single=single, over=over)
         return entry
@@ -356,26 +394,35 @@ class Machine:
         module = self.guest.module()
         for name, h in self._all_helpers().items():
             module.helpers.setdefault(name, h.sig)
+        fetched = []                            # a stop region reads no code
         if pc in self._stops and not over:
             region = self._stop_region(pc, module)
         else:
             self._single = single
+            self.memory.begin_fetch()
             try:
                 region = self.guest.translate(self, pc, module)
             finally:
                 self._single = False
+                fetched = self.memory.end_fetch()
         before = format_region(region) if self.keep_ir else None
         code = self._compile_region(region, module)
         starts = [i.attrs["pc"] for i in region.insts() if i.op == "insn_start"]
         chainable = (pc in self._stops and not over) or any(
             i.op == "check_budget" for i in region.blocks[0].insts)
         backing = self.memory.find(code_address)
+        ranges = self._memory_ranges(fetched)
+        code_bytes = b"".join(self.memory.read_bytes(s, e - s) for s, e in ranges)
         entry = CachedRegion(key, code, len(starts), code_address, chainable,
                              backing=backing and backing.buffer,
-                             guest_pcs=frozenset(starts) | {pc})
+                             guest_pcs=frozenset(starts) | {pc}, code_ranges=ranges,
+                             code_bytes=code_bytes, checksum=zlib.crc32(code_bytes))
         if self.keep_ir:
             entry.ir_before, entry.ir_after = before, format_region(region)
         cache.insert(entry)
+        self._track(entry)
+        if not single and key in self._kept:
+            self.stats["recompiles"] += 1
         if self.perf_map:
             perfmap.record(code.entry, code.size, f"{self.guest.name}:{pc:#x}")
         st = self.stats
@@ -436,6 +483,10 @@ class Machine:
         self._restore(self.links.take_all())
         for cache in (self.blocks, self._single_blocks, self._step_over):
             cache.clear()
+        for page in self._code_regions:
+            self.memory.set_code(page, 0)
+        self._code_regions.clear()
+        self._kept.clear()                  # their code went with the flush
         self._functions.clear()
         self._reset_dispatch()
 
@@ -451,18 +502,124 @@ class Machine:
         return self._restore(self.links.take(key))
 
     def invalidate(self, key: RegionKey) -> Optional[CachedRegion]:
-        """Drop region ``key``: unlink it, remove it from the block cache, empty the jump
-        cache and the return-stack buffer (the next run at its pc compiles it again).
-        Returns the dropped region (``None`` if there was none). Safe to call from a helper
-        or handler while generated code runs; the running region's own code stays intact
-        until it exits."""
+        """Drop region ``key``: unlink it, remove it from the block caches, empty the jump
+        cache and the return-stack buffer (the next run at its pc compiles it again: no
+        version of it is kept for revalidation). Returns the dropped region (``None`` if
+        there was none). Safe to call from a helper or handler while generated code runs;
+        the running region's own code stays intact until it exits."""
         self.unlink(key)
-        entry = self.blocks.remove(key)
-        self._single_blocks.remove(key)
-        self._step_over.remove(key)
+        entry = self.blocks.lookup(key)
+        for cache in (self.blocks, self._single_blocks, self._step_over):
+            dropped = cache.lookup(key)
+            if dropped is not None:
+                self._drop(dropped)
+        self._kept.pop(key, None)
         self._reset_dispatch()
         self.stats["invalidations"] += 1
         return entry
+
+    # --- self-modifying code --------------------------------------------------------------
+
+    def invalidate_range(self, start: int, end: int) -> int:
+        """Guest bytes ``[start, end)`` of the address space changed, or are about to (a DMA
+        engine, a debugger, a loader that wrote memory behind the address space's back):
+        drop every region translated from them -- unlink it, remove it from the block
+        caches, clear its code-bitmap bits, empty the jump cache and the return-stack
+        buffer -- and keep it for revalidation (module docstring). The address space calls
+        this on every write to code itself. Returns how many regions were dropped. Safe to
+        call while generated code runs (as ``invalidate``)."""
+        hit = self.memory.lines(start, end) if end > start else {}
+        victims = {}
+        for page, bits in hit.items():
+            for entry in self._code_regions.get(page, {}).values():
+                if self._lines(entry).get(page, 0) & bits:
+                    victims[id(entry)] = entry
+        for entry in victims.values():
+            self.unlink(entry.key)
+            if self.blocks.lookup(entry.key) is entry:
+                versions = self._kept.setdefault(entry.key, [])
+                versions.append(entry)
+                del versions[:-KEPT_VERSIONS]
+            self._drop(entry)
+        if victims:
+            self._reset_dispatch()
+            self.stats["invalidations"] += len(victims)
+        return len(victims)
+
+    def _code_written(self, start: int, end: int, store: bool) -> None:
+        """The address space's code-write listener: invalidate the regions translated from
+        ``[start, end)``; then, for a ``store`` of generated code inside an entry of more
+        than one instruction, raise ``CodeModified`` (the store is not made). A store in a
+        delay slot (``exit_delay`` set: the instruction before it has retired) is made, and
+        the region goes on to its branch, which guests end their region after (MIPS:
+        ``translator``)."""
+        self.invalidate_range(start, end)
+        if store and self._entry_budget is not None and not self._entry_single and \
+                not self.context.exit_delay:
+            raise CodeModified(self.context.next_pc, start, end)
+
+    def _drop(self, entry: CachedRegion) -> None:
+        """Remove ``entry`` from whichever block cache holds it and clear its code bits."""
+        for cache in (self.blocks, self._single_blocks, self._step_over):
+            if cache.lookup(entry.key) is entry:
+                cache.remove(entry.key)
+        pages = self._lines(entry)
+        for page in pages:
+            regions = self._code_regions.get(page)
+            if regions is None or regions.pop(id(entry), None) is None:
+                continue
+            bits = 0
+            for other in regions.values():
+                bits |= self._lines(other).get(page, 0)
+            if not regions:
+                del self._code_regions[page]
+            self.memory.set_code(page, bits)
+
+    def _track(self, entry: CachedRegion) -> None:
+        """Mark the bytes ``entry`` was translated from in the code bitmap."""
+        for page, bits in self._lines(entry).items():
+            self._code_regions.setdefault(page, {})[id(entry)] = entry
+            self.memory.set_code(page, self.memory.code_bits(page) | bits)
+
+    def _lines(self, entry: CachedRegion) -> dict:
+        """The code-bitmap bits of ``entry``'s bytes, by page."""
+        out: dict = {}
+        for start, end in entry.code_ranges:
+            for page, bits in self.memory.lines(start, end).items():
+                out[page] = out.get(page, 0) | bits
+        return out
+
+    def _memory_ranges(self, ranges: list) -> tuple:
+        """The fetched ``ranges`` that lie in plain host memory (code read through a handler
+        cannot be written behind the address space's back, nor read again without side
+        effects)."""
+        out = []
+        for start, end in ranges:
+            m = self.memory.find(start)
+            if m is not None and m.buffer is not None and m.read is None and end <= m.end:
+                out.append((start, end))
+        return tuple(out)
+
+    def _revalidate(self, key: RegionKey) -> Optional[CachedRegion]:
+        """An invalidated version of region ``key`` whose guest bytes are unchanged, put
+        back in the block cache (its code is still in the code cache: a flush forgets the
+        kept versions), or ``None``. The checksum of the bytes now in memory picks the
+        candidate, the kept bytes confirm it."""
+        for entry in reversed(self._kept.get(key, ())):
+            try:
+                current = b"".join(self.memory.read_bytes(s, e - s)
+                                   for s, e in entry.code_ranges)
+            except GuestFault:              # unmapped since: not the same code
+                continue
+            if zlib.crc32(current) == entry.checksum and current == entry.code_bytes:
+                self._kept[key].remove(entry)
+                if not self._kept[key]:
+                    del self._kept[key]
+                self.blocks.insert(entry)
+                self._track(entry)
+                self.stats["revalidations"] += 1
+                return entry
+        return None
 
     def mapping_changed(self, start: Optional[int] = None, end: Optional[int] = None) -> None:
         """Which code the guest pcs whose code addresses lie in ``[start, end)`` select may

@@ -13,6 +13,15 @@ goes through the slow path, which finds the mapping by address. Guest RAM is kep
 order, so DMA, checksums, snapshots and the oracle all see the same bytes; accesses swap.
 
 The page table generated code reads is described in ``dynarec.host`` (memory fast-path ABI).
+
+Code tracking (self-modifying code; ``docs/architecture.md``, "Self-modifying code"): while a
+region is translated, its frontend reads guest code through ``fetch``, which records the bytes
+read (``begin_fetch``/``end_fetch``). The Machine marks them in a *code bitmap* per page that
+holds code (``set_code``: one bit per ``code_granularity`` bytes). The write entry of such a
+page is 0, so every store to it takes the slow path, where a bitmap test decides: a store that
+misses (data sharing a page with code) is made as usual; a store that hits calls the code-write
+listener (``on_code_write``) first, which invalidates the regions translated from those bytes.
+Stores from Python (``write``, ``write_bytes``: embedder DMA) take the same test.
 """
 
 from __future__ import annotations
@@ -67,17 +76,23 @@ class AddressSpace:
     """``addr_bits``-bit guest addresses, pages of ``1 << page_bits`` bytes, byte order
     ``big_endian``. Raises ``ValueError`` for mappings that overlap or leave the address space.
 
-    ``page_table`` (ctypes array of ``2 * num_pages`` u64) is what generated code reads;
+    ``page_table`` (ctypes array of ``3 * num_pages`` u64) is what generated code reads;
     ``read``/``write``/``read_bytes``/``write_bytes`` are the Python side's accesses (the same
-    semantics as generated code, handlers included).
+    semantics as generated code, handlers included). ``code_granularity`` (a power of two up
+    to the page size): bytes per bit of the code bitmap (module docstring).
     """
 
     MAX_PAGES = 1 << 22
 
-    def __init__(self, addr_bits: int = 32, page_bits: int = 12, big_endian: bool = False):
+    def __init__(self, addr_bits: int = 32, page_bits: int = 12, big_endian: bool = False,
+                 code_granularity: int = 1):
         if not 8 <= addr_bits <= 64 or not 4 <= page_bits <= addr_bits:
             raise ValueError(f"unsupported address space: {addr_bits}-bit addresses, "
                              f"{1 << page_bits}-byte pages")
+        if code_granularity < 1 or code_granularity & (code_granularity - 1) or \
+                code_granularity > 1 << page_bits:
+            raise ValueError(f"code granularity {code_granularity} is not a power of two "
+                             f"within a {1 << page_bits}-byte page")
         if addr_bits - page_bits > 22:
             raise ValueError(f"{addr_bits}-bit addresses with {1 << page_bits}-byte pages need "
                              f"{1 << (addr_bits - page_bits)} page-table entries; use larger pages")
@@ -87,13 +102,20 @@ class AddressSpace:
         self.big_endian = big_endian
         self.byteorder = "big" if big_endian else "little"
         self.num_pages = 1 << (addr_bits - page_bits)
-        self.page_table = (ctypes.c_uint64 * (2 * self.num_pages))()
+        #: read entries, write entries, code-bitmap addresses (``dynarec.host``)
+        self.page_table = (ctypes.c_uint64 * (3 * self.num_pages))()
         self.mappings: list[Mapping] = []
         self._starts: list[int] = []
         self.slow_accesses = 0
         self.store_log: Optional[list] = None      # (address, size, value) while logging
         self.read_log: Optional[list] = None       # handler reads while logging
         self._listeners: list = []
+        self.code_granularity = code_granularity
+        self._line_bits = code_granularity.bit_length() - 1
+        self._code: dict[int, int] = {}            # page -> code bitmap (bit i: line i)
+        self._bitmaps: dict = {}                   # page -> the bitmap's bytes for generated code
+        self._code_listener: Optional[Callable[[int, int, bool], None]] = None
+        self._fetches: Optional[list] = None       # (address, size) while translating
 
     # --- mapping --------------------------------------------------------------------------
 
@@ -172,15 +194,19 @@ class AddressSpace:
         for page in range(first, last + 1):
             lo = page << self.page_bits
             m = self.find(lo)
-            rd = wr = 0
+            rd = wr = code = 0
             if m is not None and m.buffer is not None and m.base <= lo and \
                     lo + self.page_size <= m.end:
                 host = m.host_address + (lo - m.base)
                 rd = host if m.read is None else 0
-                logging = self.store_log is not None
-                wr = host if (m.write is None and m.writable and not logging) else 0
+                plain = m.write is None and m.writable and self.store_log is None
+                wr = host if plain and page not in self._code else 0
+                # generated code stores through the read entry when no code is hit
+                bitmap = self._bitmaps.get(page) if plain and rd else None
+                code = 0 if bitmap is None else ctypes.addressof(bitmap)
             self.page_table[page] = rd
             self.page_table[self.num_pages + page] = wr
+            self.page_table[2 * self.num_pages + page] = code
 
     def find(self, addr: int) -> Optional[Mapping]:
         """The mapping containing guest address ``addr``, or ``None``."""
@@ -198,6 +224,82 @@ class AddressSpace:
         if m is None or m.buffer is None:
             return (0, page_start)
         return (id(m.buffer), m.offset + page_start - m.base)
+
+    # --- code tracking --------------------------------------------------------------------
+
+    def on_code_write(self, listener: Callable[[int, int, bool], None]) -> None:
+        """Call ``listener(start, end, store)`` before bytes ``[start, end)`` that the code
+        bitmap marks are written -- ``store`` True for a store of generated code (its slow
+        path), False for ``write``/``write_bytes`` -- and make the write after it returns. The
+        listener clears the bits (``set_code``) of the code it drops; if it raises, nothing is
+        written and the exception propagates (through generated code: an ERROR exit with it
+        pending). One listener (the Machine's)."""
+        self._code_listener = listener
+
+    def begin_fetch(self) -> None:
+        """Start recording ``fetch`` accesses (the Machine, before a region is translated)."""
+        self._fetches = []
+
+    def end_fetch(self) -> list:
+        """Stop recording; return the ``(start, end)`` ranges fetched since ``begin_fetch``,
+        sorted and merged."""
+        fetches, self._fetches = self._fetches or [], None
+        ranges: list = []
+        for start, end in sorted(fetches):
+            if ranges and start <= ranges[-1][1]:
+                ranges[-1] = (ranges[-1][0], max(end, ranges[-1][1]))
+            else:
+                ranges.append((start, end))
+        return ranges
+
+    def fetch(self, addr: int, size: int) -> int:
+        """``read`` for a frontend's instruction fetch: while recording (``begin_fetch``),
+        remembers ``[addr, addr + size)`` as code of the region being translated. Raises
+        ``GuestFault`` as ``read``."""
+        value = self.read(addr, size)
+        if self._fetches is not None:
+            self._fetches.append((addr, addr + size))
+        return value
+
+    def lines(self, start: int, end: int) -> dict:
+        """The code-bitmap bits of bytes ``[start, end)``, by page: ``{page: bits}``."""
+        out: dict = {}
+        shift, per_page = self._line_bits, self.page_bits - self._line_bits
+        for line in range(start >> shift, ((end - 1) >> shift) + 1):
+            page = line >> per_page
+            out[page] = out.get(page, 0) | 1 << (line & ((1 << per_page) - 1))
+        return out
+
+    def set_code(self, page: int, bits: int) -> None:
+        """Make ``bits`` the code bitmap of ``page`` (0: the page holds no code); a page with
+        code sends every store through the slow path."""
+        had = page in self._code
+        if bits:
+            self._code[page] = bits
+            size = max(1, (1 << (self.page_bits - self._line_bits)) // 8)
+            buf = self._bitmaps.get(page)
+            if buf is None:
+                buf = self._bitmaps[page] = (ctypes.c_ubyte * size)()
+            ctypes.memmove(buf, bits.to_bytes(size, "little"), size)
+        else:
+            self._code.pop(page, None)
+            self._bitmaps.pop(page, None)
+        if had != bool(bits):
+            self._refresh(page << self.page_bits, (page + 1) << self.page_bits)
+
+    def code_bits(self, page: int) -> int:
+        """The code bitmap of ``page`` (0 if it holds no code)."""
+        return self._code.get(page, 0)
+
+    def holds_code(self, start: int, end: int) -> bool:
+        """True if some byte of ``[start, end)`` lies in a line the code bitmap marks."""
+        code = self._code
+        return any(code.get(page, 0) & bits for page, bits in self.lines(start, end).items())
+
+    def _code_write(self, start: int, end: int, store: bool) -> None:
+        if self._code and self._code_listener is not None and end > start and \
+                self.holds_code(start, end):
+            self._code_listener(start, end, store)
 
     # --- accesses (Python side and generated code's slow path) ----------------------------
 
@@ -224,15 +326,19 @@ class AddressSpace:
 
     def write(self, addr: int, size: int, value: int) -> None:
         """Store the low ``size`` bytes of ``value`` at ``addr``; ``GuestFault`` if unmapped or
-        read-only without a write handler."""
+        read-only without a write handler. Host-memory bytes that hold code are invalidated
+        first (``on_code_write``); stores to handlers never are."""
         self._check(addr, size, True)
-        value &= (1 << (8 * size)) - 1
+        self._write(addr, size, value & ((1 << (8 * size)) - 1), False)
+
+    def _write(self, addr: int, size: int, value: int, store: bool) -> None:
         m = self.find(addr)
         if m is not None and addr + size <= m.end:
             if m.write is not None:
                 m.write(addr, size, value)
                 return
             if m.buffer is not None and m.writable:
+                self._code_write(addr, addr + size, store)
                 off = m.offset + addr - m.base
                 m.buffer[off:off + size] = value.to_bytes(size, self.byteorder)
                 return
@@ -240,7 +346,7 @@ class AddressSpace:
         if m is None:
             raise GuestFault(addr, size, True)
         for i, b in enumerate(value.to_bytes(size, self.byteorder)):
-            self.write(addr + i, 1, b)
+            self._write(addr + i, 1, b, store)
 
     def slow_load(self, addr: int, size: int) -> int:
         """Generated code's load slow path (see ``dynarec.host``)."""
@@ -253,9 +359,12 @@ class AddressSpace:
         return value
 
     def slow_store(self, addr: int, size: int, value: int) -> None:
-        """Generated code's store slow path (see ``dynarec.host``)."""
+        """Generated code's store slow path (see ``dynarec.host``): a store to bytes that
+        hold code calls the code-write listener with ``store`` True first (module
+        docstring)."""
         self.slow_accesses += 1
-        self.write(addr, size, value)
+        self._check(addr, size, True)
+        self._write(addr, size, value & ((1 << (8 * size)) - 1), True)
         if self.store_log is not None:          # after the write: a store that faults is not made
             self.store_log.append((addr, size, value & ((1 << (8 * size)) - 1)))
 
@@ -288,7 +397,8 @@ class AddressSpace:
 
     def write_bytes(self, addr: int, data: bytes) -> None:
         """Store raw bytes, as DMA does: into host memory directly (even ROM), through write
-        handlers for MMIO; ``GuestFault`` where nothing is mapped."""
+        handlers for MMIO; ``GuestFault`` where nothing is mapped. Bytes that hold code are
+        invalidated first (``on_code_write``)."""
         pos = 0
         while pos < len(data):
             m = self.find(addr + pos)
@@ -296,17 +406,18 @@ class AddressSpace:
                 raise GuestFault(addr + pos, 1, True)
             chunk = min(len(data) - pos, m.end - (addr + pos))
             if m.buffer is not None:
+                self._code_write(addr + pos, addr + pos + chunk, False)
                 off = m.offset + addr + pos - m.base
                 m.buffer[off:off + chunk] = data[pos:pos + chunk]
             else:
                 for i in range(chunk):
-                    self.write(addr + pos + i, 1, data[pos + i])
+                    self._write(addr + pos + i, 1, data[pos + i], False)
             pos += chunk
 
     def abi(self) -> MemoryABI:
         """The fast-path description handed to backends."""
         return MemoryABI(self.page_bits, self.addr_bits, self.num_pages, self.big_endian,
-                         self.slow_load, self.slow_store)
+                         self.slow_load, self.slow_store, self._line_bits)
 
     @property
     def page_table_address(self) -> int:

@@ -59,6 +59,19 @@ class RunResult:
 UNLIMITED = (1 << 62)
 
 
+class CodeModified(Exception):
+    """Raised by ``Machine``'s code-write listener inside a store of generated code that
+    would change guest code (``pc``: the storing instruction's; ``start``/``end``: the bytes).
+    The store is not made; the region exits (ERROR, with this pending) with the state at the
+    start of that instruction, and the run loop runs it again as a single-instruction region
+    (``Machine.rerun_single``), which makes the store -- so the code after it, in the same
+    region or not, runs as it is after the store. Never reaches the embedder."""
+
+    def __init__(self, pc: int, start: int, end: int):
+        super().__init__(f"store at pc={pc:#x} writes code at {start:#x}..{end:#x}")
+        self.pc, self.start, self.end = pc, start, end
+
+
 def run_loop(m, cycles: Optional[int], errors: str = "raise",
              max_regions: Optional[int] = None, step: bool = False) -> RunResult:
     """Run machine ``m`` for ``cycles`` guest cycles (``None``: until it stops by itself).
@@ -76,6 +89,8 @@ def run_loop(m, cycles: Optional[int], errors: str = "raise",
     ``max_regions``, it also stops (reason NEXT) after that many entries into generated code,
     each running one region (chaining is off): a lockstep runner compares state there.
     A LINK or MISS exit is acted on (``Machine.chain_exit``) once its target region exists.
+    A store that would change guest code stops its entry (``CodeModified``): the next entry
+    runs that instruction alone.
     """
     ctx = m.context
     start = m.cycles
@@ -100,7 +115,8 @@ def run_loop(m, cycles: Optional[int], errors: str = "raise",
         force = 0
         if single_until is not None and (stop is None or m.cycles >= single_until):
             single_until = None
-        single = over or single_until is not None
+        single = over or single_until is not None or m.rerun_single
+        m.rerun_single = False
         pc = m.pc
         try:
             region = m.region_at(pc, single=single, over=over)
@@ -116,14 +132,18 @@ def run_loop(m, cycles: Optional[int], errors: str = "raise",
         ctx.budget = budget
         ctx.insns = 0
         m.stats["entries"] += 1
-        m.entering(budget)
+        m.entering(budget, single)
         try:
             reason = ExitReason(m.dispatcher.enter(m.context_address,
                                                    m.memory.page_table_address, entry))
         except BaseException as exc:       # a helper or handler raised inside generated code
             m.account(budget - ctx.budget, ctx.insns)
-            m.stats["exits_error"] += 1
             m.pc = ctx.next_pc
+            if isinstance(exc, CodeModified):
+                m.stats["exits_code_write"] += 1
+                m.rerun_single = True
+                continue
+            m.stats["exits_error"] += 1
             if isinstance(exc, GuestFault):
                 m.stats["exits_exception"] += 1
                 return RunResult(ExitReason.EXCEPTION, ctx.next_pc, m.cycles - start, FAULT,

@@ -55,6 +55,7 @@ class MipsGuest(Guest):
     addr_bits = 32
     page_bits = 12
     big_endian = True
+    code_granularity = 4        # instructions are aligned words: a code-bitmap bit per word
 
     def __init__(self, tlb: Optional[TlbHook] = None, max_insns: int = 64):
         super().__init__()

@@ -212,7 +212,7 @@ def translate_region(machine, pc: int, module: Module, tlb, max_insns: int,
             e.exit(pc, "jump")
             return region
         try:
-            word = machine.memory.read(_fetch_address(tlb, pc), 4)
+            word = machine.memory.fetch(_fetch_address(tlb, pc), 4)
         except _FetchError:
             if count:
                 e.exit(pc, "jump")
@@ -279,7 +279,8 @@ def _finish_branch(e: Emitter, machine, tlb, branch_pc: int, plan: Branch,
         b.switch_to(not_taken)
         b.insn_start(pc=branch_pc, delay=1)
         b.switch_to(run_slot)
-    _slot(e, machine, tlb, branch_pc)
+    if _slot(e, machine, tlb, branch_pc):
+        loops = go_on = False                         # a store in the slot: see _slot
     if not b.terminated:
         if plan.cond is None or plan.likely:          # the slot leads to the taken edge only
             if loops:
@@ -316,9 +317,14 @@ def _exit_taken(e: Emitter, plan: Branch, fall_through: int) -> None:
     e.exit(plan.target, plan.kind, fall_through if plan.kind == "call" else None)
 
 
-def _slot(e: Emitter, machine, tlb, branch_pc: int) -> None:
+def _slot(e: Emitter, machine, tlb, branch_pc: int) -> bool:
     """The delay slot at ``branch_pc + 4``: reports the branch's pc with ``delay=1``. A
-    branch, jump or ERET in a delay slot is undefined on the VR4300; it raises RI here."""
+    branch, jump or ERET in a delay slot is undefined on the VR4300; it raises RI here.
+    Returns True if the slot holds a store: the branch then ends the region (no back edge,
+    no not-taken path inside it), because a store in a delay slot that writes code is made
+    and its region goes on to the branch (the branch has retired, so the instruction cannot
+    be run again alone: ``Machine``, self-modifying code) -- the next region is then looked
+    up, and translated from the new code."""
     slot_pc = (branch_pc + 4) & MASK64
     e.pc, e.exc_pc = slot_pc, branch_pc
     try:
@@ -326,19 +332,20 @@ def _slot(e: Emitter, machine, tlb, branch_pc: int) -> None:
     except _FetchError:
         e.b.insn_start(pc=branch_pc, delay=1)
         e.trap(Exc.AdEL, e.const(slot_pc))
-        return
+        return False
     try:
-        word = machine.memory.read(paddr, 4)
+        word = machine.memory.fetch(paddr, 4)
     except GuestFault:
         # No memory behind the slot: fetch it at run time so that the fault happens there
         # (if memory appears meanwhile, the branch runs again from a fresh region).
         e.b.insn_start(pc=branch_pc, delay=1)
         e.b.load(I32, e.const(paddr, I32))
         e.exit(branch_pc, "jump")
-        return
+        return False
     insn = decode(word)
     e.b.insn_start(pc=branch_pc, cost=insn.row.cycles if insn else 1, delay=1)
     if insn is None or insn.row.has_delay_slot or insn.mnemonic == "ERET":
         e.trap(Exc.RI)
-        return
+        return False
     TRANSLATORS[insn.mnemonic](e, insn)
+    return insn.row.cls == "store"

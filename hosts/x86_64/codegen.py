@@ -931,6 +931,8 @@ class CodeGen:
         if type(loc) is Mem or (constant is not None and swap and bits == 64):
             loc = Reg(self.load(value, "r11"))       # a swapped wide constant is rarely imm32
         self._translate(addr, size, True, slow)
+        put = self.asm.label("stput")
+        self.asm.place(put)
         dst = ptr(bits, "rcx + rdx")
         if type(loc) is Imm:
             pattern = int.from_bytes(constant.to_bytes(size, "little"), "big") if swap \
@@ -951,9 +953,50 @@ class CodeGen:
         self.asm.place(done)
         with self.asm.far():
             self.asm.place(slow)
+            if mem.code_line_bits is not None:
+                self._store_past_code(addr, size, put)
             self.load(value, "r11")
             self._slow_path("store", size, addr)
             self.asm(f"jmp {done}")
+
+    def _store_past_code(self, addr, size: int, put: str) -> None:
+        """Far code before a store's slow-path call: when the page has a code bitmap
+        (``dynarec.host``, code pages) and no line the store touches is marked, jump back to
+        the store at ``put`` with rcx = the page's read entry and rdx = the page offset;
+        otherwise fall through to the call. The store is within its page here (the fast
+        path sent page-crossing stores to the slow path only if they cross, which this
+        re-checks). Clobbers rax, rcx, rdx."""
+        mem, a = self.env.memory, self.asm
+        call = a.label("stcall")
+        self.load(addr, "rcx")
+        a(f"shr rcx, {mem.page_bits}")
+        if addr.type.bits > mem.addr_bits:
+            mov_imm(a, "rax", mem.num_pages)
+            a("cmp rcx, rax")
+            a(f"jae {call}")
+        a(f"mov rax, qword ptr [{PAGE_TABLE} + rcx*8 + {16 * mem.num_pages}]")
+        a("test rax, rax")
+        a(f"jz {call}")
+        self.load(addr, "rdx", 32)
+        a(f"and edx, {(1 << mem.page_bits) - 1}")
+        if size > 1:
+            a(f"cmp edx, {(1 << mem.page_bits) - size}")
+            a(f"ja {call}")                                  # crosses its page
+        a(f"shr edx, {mem.code_line_bits}")
+        a("bt qword ptr [rax], rdx")
+        a(f"jc {call}")
+        if size > 1:
+            self.load(addr, "rdx", 32)
+            a(f"add edx, {size - 1}")
+            a(f"and edx, {(1 << mem.page_bits) - 1}")
+            a(f"shr edx, {mem.code_line_bits}")
+            a("bt qword ptr [rax], rdx")
+            a(f"jc {call}")
+        a(f"mov rcx, qword ptr [{PAGE_TABLE} + rcx*8]")
+        self.load(addr, "rdx", 32)
+        a(f"and edx, {(1 << mem.page_bits) - 1}")
+        a(f"jmp {put}")
+        a.place(call)
 
     def byte_swap(self, reg: str, bits: int) -> None:
         """Reverse the bytes of the low ``bits`` of ``reg`` (result zero-extended)."""

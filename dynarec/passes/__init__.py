@@ -10,6 +10,8 @@ size of the region.
 =====================  ==============================================================
 ``state_forwarding``   reuse guest-state values across get/put; delete overwritten puts
                        (``forward.py``; keeps state precise wherever control can leave)
+``flags``              dead-flag elimination for regions with ``flags=<slot>``: delete
+                       flag puts no one reads, zero flag bits no one reads (``flags.py``)
 ``constfold``          fold constant operands and exact identities (``constfold.py``)
 ``copyprop``           replace copies: block params, ``select c, x, x`` (``copyprop.py``)
 ``dce``                delete unreachable blocks, unused pure ops and params (``dce.py``)
@@ -28,7 +30,7 @@ from dataclasses import dataclass
 from typing import Callable, Iterable, Optional, Sequence
 
 from ..ir.nodes import Module, Region
-from . import constfold, copyprop, cycles, dce, forward
+from . import constfold, copyprop, cycles, dce, flags, forward
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,7 @@ class Pass:
 
 PASSES: dict = {p.name: p for p in (
     Pass("state_forwarding", forward.run, "forward guest-state get/put values; delete dead puts"),
+    Pass("flags", flags.run, "delete dead flag-register puts; zero flag bits no one reads"),
     Pass("constfold", constfold.run, "fold constants and exact algebraic identities"),
     Pass("copyprop", copyprop.run, "replace copies (uniform block params, select c, x, x)"),
     Pass("dce", dce.run, "delete unreachable blocks, unused pure ops and block params"),
@@ -51,7 +54,7 @@ PASSES: dict = {p.name: p for p in (
 #: The passes a compile runs, in order. Forwarding exposes constants (a ``put`` of a constant
 #: read back by a ``get``); folding turns constant branches into ``br``; copy propagation then
 #: finds parameters that every edge passes the same value; ``dce`` sweeps what became unused.
-DEFAULT_PIPELINE: tuple = ("state_forwarding", "constfold", "copyprop", "dce",
+DEFAULT_PIPELINE: tuple = ("state_forwarding", "flags", "constfold", "copyprop", "dce",
                            "cycle_accounting")
 
 

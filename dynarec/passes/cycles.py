@@ -33,10 +33,20 @@ block after a diamond of different instructions), the edges charge ``X`` as well
 charges ``R + X`` for all its successors when none of them observes the counters before its
 first ``insn_start`` (the usual case), otherwise the edge gets a new block that charges ``X``.
 
-Errors (``IRError``, naming the region and blocks): the region already has ``charge`` or
-``check_budget``; a loop with guest instructions whose header has no ``insn_start`` (no
-precise place for its check); a join reached by different instructions whose counters can be
-observed before its first ``insn_start``. Frontends that start every block reached by a jump
+Taken costs more. A frontend may put ``charge cycles=K`` (``insns=0``) on a path inside an
+instruction -- a conditional branch's taken edge -- to say that the instruction costs ``K``
+more cycles along that path. The pass removes it and adds ``K`` to the instruction in
+progress (``X``), so the extra cycles are charged when, and only when, that instruction
+retires, and count in the budget checks' stretch costs; a join reached by the instruction
+with and without its extra cycles is a join of different costs (above). Extra cycles where no
+instruction is in progress (before the first ``insn_start``, or after ``X`` was charged on an
+edge) are charged as they are.
+
+Errors (``IRError``, naming the region and blocks): the region already has ``check_budget``
+(the pass ran on it); a ``charge`` with ``insns`` other than 0 before the pass; a loop with
+guest instructions whose header has no ``insn_start`` (no precise place for its check); a join
+reached by different instructions whose counters can be observed before its first
+``insn_start``. Frontends that start every block reached by a jump
 with an ``insn_start`` never meet the last two.
 """
 
@@ -54,16 +64,18 @@ _BRANCH_OPS = frozenset({"br", "brif", "br_table"})
 
 
 class _BlockFacts:
-    """Per block: ``first`` insn_start (or None), ``cost`` (sum of its instructions' cycles),
-    ``last`` ((cycles, 1) of its last instruction, or None), ``observes`` (whether an op before
-    ``first`` observes the counters mid-instruction)."""
+    """Per block: ``first`` insn_start (or None), ``cost`` (sum of its instructions' cycles,
+    extra cycles included), ``last`` ((cycles, 1) of its last instruction with the extra
+    cycles charged after it, or None), ``lead`` (extra cycles charged before ``first``),
+    ``observes`` (whether an op before ``first`` observes the counters mid-instruction)."""
 
-    __slots__ = ("first", "cost", "last", "observes")
+    __slots__ = ("first", "cost", "last", "lead", "observes")
 
     def __init__(self, block: Block, region: Region):
         self.first = None
         self.cost = 0
         self.last = None
+        self.lead = 0
         self.observes = False
         for inst in block.insts:
             op = inst.op
@@ -73,11 +85,34 @@ class _BlockFacts:
                     self.first = inst
                 self.cost += cost
                 self.last = (cost, 1)
-            elif op == "charge" or op == "check_budget":
+            elif op == "charge":
+                extra = _extra_cycles(inst, block, region)
+                self.cost += extra
+                if self.last is None:
+                    self.lead += extra
+                else:
+                    self.last = _extend(self.last, extra)
+            elif op == "check_budget":
                 raise IRError(f"cycle_accounting: region {region.name} already has cycle "
                               f"accounting ({op} in {block.name}); run the pass once")
             elif self.first is None and op in _MID_INSTRUCTION_OBSERVERS:
                 self.observes = True
+
+
+def _extra_cycles(inst: Inst, block: Block, region: Region) -> int:
+    """The cycles of a frontend's ``charge`` (extra cycles of the instruction in progress);
+    ``IRError`` if it also retires instructions."""
+    if inst.attrs.get("insns", 0):
+        raise IRError(f"cycle_accounting: region {region.name}, {block.name}: a charge before "
+                      f"cycle accounting adds cycles to the instruction in progress; it "
+                      f"cannot retire instructions (insns={inst.attrs['insns']})")
+    return inst.attrs["cycles"]
+
+
+def _extend(current: tuple, extra: int) -> tuple:
+    """The instruction in progress ``current`` with ``extra`` more cycles (nothing stays
+    nothing: extra cycles without an instruction are charged on their own)."""
+    return (current[0] + extra, current[1]) if current != _NOTHING else current
 
 
 def run(region: Region, module: Module) -> int:
@@ -203,7 +238,7 @@ class _Plan:
                         self.head[b] = new
                         changed = True
                 last = facts[b].last
-                out[b] = last if last is not None else self.head[b]
+                out[b] = last if last is not None else _extend(self.head[b], facts[b].lead)
         self.charge_all = {b for b in cfg.rpo if self._charges_all(b, succs[b])}
         for b in self.conflicts & self.observed:
             raise IRError(f"cycle_accounting: region {region.name}: block {b.name} is "
@@ -271,6 +306,13 @@ def _place(region: Region, cfg: CFG, facts: dict, checked: set, budget: dict,
                     retired = _NOTHING
                     out.append(_check(budget[block], inst.attrs["pc"], block))
                 cur = (inst.attrs.get("cost", 1), 1)
+            elif op == "charge":                    # the frontend's extra cycles
+                extra = inst.attrs["cycles"]
+                if cur == _NOTHING:
+                    retired = _add(retired, (extra, 0))
+                else:
+                    cur = _extend(cur, extra)
+                continue
             elif op in _MID_INSTRUCTION_OBSERVERS:
                 inserted += _charge(out, retired, block)
                 retired = _NOTHING

@@ -298,3 +298,123 @@ def test_refuses_a_join_of_different_instructions_observed_before_its_insn_start
     b.exit(pc=0x100c)
     with pytest.raises(IRError, match="block3 is reached in the middle of different"):
         apply("cycle_accounting", r, m)
+
+
+# --- extra cycles on one path: a frontend's charge (a conditional branch taken) -------------
+
+def test_taken_edge_charges_its_extra_cycles_with_the_instruction():
+    m, r, b = new_region()
+    b.insn_start(pc=0x1000, cost=2)                 # a branch: 2 not taken, 3 taken
+    c = b.icmp(b.get("r[0]"), b.get("r[1]"), cond="eq")     # v0, v1, v2
+    taken, not_taken = b.new_block(), b.new_block()
+    b.brif(c, taken, not_taken)
+    b.switch_to(taken)
+    b.charge(cycles=1)
+    b.exit(pc=0x2000)
+    b.switch_to(not_taken)
+    b.insn_start(pc=0x1002, cost=4)
+    b.exit(pc=0x1004)
+    apply("cycle_accounting", r, m)
+    assert body(r) == expect("""
+        block0:
+            check_budget cycles=6 pc=0x1000
+            insn_start pc=0x1000 cost=2
+            v0:i32 = get slot=r[0]
+            v1:i32 = get slot=r[1]
+            v2:i1 = icmp v0, v1 cond=eq
+            brif v2, block1, block2
+        block1:
+            charge cycles=3 insns=1
+            exit pc=0x2000
+        block2:
+            insn_start pc=0x1002 cost=4
+            charge cycles=6 insns=2
+            exit pc=0x1004
+        """)
+
+
+def test_extra_cycles_stay_unretired_at_accesses_inside_the_instruction():
+    m, r, b = new_region()
+    b.insn_start(pc=0x1000)
+    x = b.get("r[0]")                               # v0
+    b.insn_start(pc=0x1001, cost=3)                 # a call: 3 not taken, 6 taken
+    taken, not_taken = b.new_block(), b.new_block()
+    b.brif(b.icmp(x, x, cond="ne"), taken, not_taken)       # v1
+    b.switch_to(taken)
+    b.charge(cycles=3)
+    b.store(x, x)                                   # sees 0x1000 retired only
+    b.exit(pc=0x2000, kind="call")
+    b.switch_to(not_taken)
+    b.exit(pc=0x1004)
+    apply("cycle_accounting", r, m)
+    assert body(r) == expect("""
+        block0:
+            check_budget cycles=7 pc=0x1000
+            insn_start pc=0x1000
+            v0:i32 = get slot=r[0]
+            insn_start pc=0x1001 cost=3
+            v1:i1 = icmp v0, v0 cond=ne
+            brif v1, block1, block2
+        block1:
+            charge cycles=1 insns=1
+            store v0, v0
+            charge cycles=6 insns=1
+            exit kind=call pc=0x2000
+        block2:
+            charge cycles=4 insns=2
+            exit pc=0x1004
+        """)
+
+
+def test_back_edge_with_extra_cycles_charges_the_taken_cost_each_iteration():
+    m, r, b = new_region()
+    b.insn_start(pc=0x1000, cost=2)                 # a loop of one branch to itself
+    c = b.icmp(b.get("r[0]"), b.get("r[1]"), cond="ne")     # v0, v1, v2
+    taken, done = b.new_block(), b.new_block()
+    b.brif(c, taken, done)
+    b.switch_to(taken)
+    b.charge(cycles=1)
+    b.br(r.entry)
+    b.switch_to(done)
+    b.exit(pc=0x1002)
+    apply("cycle_accounting", r, m)
+    assert body(r) == expect("""
+        block0:
+            check_budget cycles=3 pc=0x1000
+            insn_start pc=0x1000 cost=2
+            v0:i32 = get slot=r[0]
+            v1:i32 = get slot=r[1]
+            v2:i1 = icmp v0, v1 cond=ne
+            brif v2, block1, block2
+        block1:
+            charge cycles=3 insns=1
+            br block0
+        block2:
+            charge cycles=2 insns=1
+            exit pc=0x1002
+        """)
+
+
+def test_extra_cycles_without_an_instruction_in_progress_are_charged_as_they_are():
+    m, r, b = new_region()
+    b.charge(cycles=5)
+    b.insn_start(pc=0x1000, cost=2)
+    b.exit(pc=0x1004)
+    apply("cycle_accounting", r, m)
+    assert body(r) == expect("""
+        block0:
+            charge cycles=5
+            check_budget cycles=7 pc=0x1000
+            insn_start pc=0x1000 cost=2
+            charge cycles=2 insns=1
+            exit pc=0x1004
+        """)
+
+
+def test_refuses_a_frontend_charge_that_retires_instructions():
+    m, r, b = new_region()
+    b.insn_start(pc=0x1000)
+    b.charge(cycles=1, insns=1)
+    b.exit(pc=0x1004)
+    with pytest.raises(IRError, match="cannot retire instructions"):
+        apply("cycle_accounting", r, m)

@@ -52,12 +52,12 @@ def test_default_pipeline_on_a_guest_block():
             charge cycles=1 insns=1
             exit pc=0x1010
         """)
-    assert stats == {"state_forwarding": 4, "constfold": 3, "copyprop": 0, "dce": 3,
-                     "cycle_accounting": 3}
+    assert stats == {"state_forwarding": 4, "flags": 0, "constfold": 3, "copyprop": 0,
+                     "dce": 3, "cycle_accounting": 3}          # no flags= slot: flags is idle
 
 
 def test_registry_and_pipeline_names():
-    assert list(PASSES) == ["state_forwarding", "constfold", "copyprop", "dce",
+    assert list(PASSES) == ["state_forwarding", "flags", "constfold", "copyprop", "dce",
                             "cycle_accounting"]
     assert set(DEFAULT_PIPELINE) <= set(PASSES)
     assert DEFAULT_PIPELINE[-1] == "cycle_accounting"
@@ -68,7 +68,7 @@ def test_disabled_passes_do_not_run():
     stats = {}
     run_passes(r, m, disabled=["constfold", "cycle_accounting"], stats=stats)
     verify_region(r, m)
-    assert set(stats) == {"state_forwarding", "copyprop", "dce"}
+    assert set(stats) == {"state_forwarding", "flags", "copyprop", "dce"}
     text = body(r)
     assert "add v0, v2" in text and "icmp v3, v0 cond=eq" in text    # not folded
     assert "charge" not in text and "check_budget" not in text

@@ -413,3 +413,18 @@ def lockstep_with_unicorn(prog: Program, oracle, max_steps: int = 1000) -> list:
         raise AssertionError("the program did not end")
     assert oracle.read_memory(DATA_PHYS, DATA_SIZE) == mem.read_bytes(DATA_PHYS, DATA_SIZE)
     return used
+
+
+#: sum 1000..1 into $2 in a tight loop, store it at the data page ($26) and end with SYSCALL
+#: (the loop-region tests of the machine and the translator)
+SUM_LOOP = """
+    ori $2, $0, 0          # sum
+    ori $3, $0, 1000       # n
+loop:
+    addu $2, $2, $3
+    addiu $3, $3, -1
+    bne $3, $0, loop
+    nop
+    sw $2, 0($26)
+    syscall
+"""

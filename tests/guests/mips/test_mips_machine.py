@@ -4,7 +4,7 @@ hook's errors, the reference interpreter and disassembler on a Machine."""
 
 import pytest
 
-from mips_testlib import CODE_PHYS, CODE_VADDR, DATA_PHYS, assemble
+from mips_testlib import CODE_PHYS, CODE_VADDR, DATA_PHYS, SUM_LOOP, assemble
 
 from dynarec import FAULT, ExitReason, Machine
 from dynarec.guests.mips import MipsGuest
@@ -29,17 +29,6 @@ def test_the_guest_is_registered_and_resets_like_a_vr4300():
     assert m.regs["cop0[1]"] == 31                          # Random
 
 
-SUM_LOOP = """
-    ori $2, $0, 0          # sum
-    ori $3, $0, 1000       # n
-loop:
-    addu $2, $2, $3
-    addiu $3, $3, -1
-    bne $3, $0, loop
-    nop
-    sw $2, 0($26)
-    syscall
-"""
 
 
 @pytest.mark.parametrize("max_insns", [1, 64])

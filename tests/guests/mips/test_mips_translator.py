@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mips_testlib import (CODE_PHYS, CODE_VADDR, DATA_PHYS, DATA_SIZE, DESTS, RAM_SIZE,
-                          assemble, plain_insn, register_value)
+                          SUM_LOOP, assemble, plain_insn, register_value)
 
 from dynarec import ExitReason, GuestFault, Machine
 from dynarec.guests.mips import MipsGuest
@@ -284,17 +284,6 @@ def test_regions_round_trip_through_the_ir_text(text):
 
 # --- loops on the JIT, against the reference interpreter -----------------------------------
 
-SUM_LOOP = """
-    ori $2, $0, 0
-    ori $3, $0, 1000
-loop:
-    addu $2, $2, $3
-    addiu $3, $3, -1
-    bne $3, $0, loop
-    nop
-    sw $2, 0($26)
-    syscall
-"""
 #: the largest budget check of SUM_LOOP's regions: 6 instructions, in the first region to the
 #: branch and its slot, in the loop's region its 4 and then the sw and syscall
 SUM_LOOP_CHECK = 6

@@ -22,6 +22,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Iterable, Iterator, Optional
 
+from .opcodes import OPS
 from .types import Type
 
 DEFAULT_NAN32 = 0x7FC00000
@@ -91,10 +92,11 @@ class Block:
 
     @property
     def terminator(self) -> Optional[Inst]:
+        """The last instruction if it is a terminator (``br``, ``exit``, ...), else None."""
         if self.insts:
-            from .opcodes import OPS
             last = self.insts[-1]
-            if last.op in OPS and OPS[last.op].is_terminator:
+            row = OPS.get(last.op)
+            if row is not None and row.is_terminator:
                 return last
         return None
 

@@ -286,6 +286,25 @@ class Machine:
         self._insns += insns
         self.stats["cycles"] = self._cycles
 
+    def account_entry(self) -> None:
+        """The entry in progress returned: add what it ran (from the context's budget and
+        instruction counters) to the totals."""
+        self.account(self._entry_budget - self.context.budget, self.context.insns)
+
+    def end_entry(self) -> None:
+        """Make the generated code running now leave at its next budget check -- the end of
+        the running region, or the next iteration of a loop inside it -- so the run loop
+        looks at the scheduler again: for a device write handler whose store changes when
+        the next event falls due (a timer started, an interrupt enabled). Cycle counts stay
+        exact (the budget taken away is taken from the entry's grant too). Does nothing
+        outside generated code."""
+        if self._entry_budget is None:
+            return
+        left = self.context.budget
+        if left > 0:
+            self.context.budget = 0
+            self._entry_budget -= left
+
     # --- helpers --------------------------------------------------------------------------
 
     def add_helper(self, name: str, fn, params=(), results=(), pure: bool = False,

@@ -137,7 +137,7 @@ def run_loop(m, cycles: Optional[int], errors: str = "raise",
             reason = ExitReason(m.dispatcher.enter(m.context_address,
                                                    m.memory.page_table_address, entry))
         except BaseException as exc:       # a helper or handler raised inside generated code
-            m.account(budget - ctx.budget, ctx.insns)
+            m.account_entry()
             m.pc = ctx.next_pc
             if isinstance(exc, CodeModified):
                 m.stats["exits_code_write"] += 1
@@ -152,7 +152,7 @@ def run_loop(m, cycles: Optional[int], errors: str = "raise",
                 return RunResult(ExitReason.ERROR, ctx.next_pc, m.cycles - start,
                                  delay=ctx.exit_delay, error=exc)
             raise
-        m.account(budget - ctx.budget, ctx.insns)
+        m.account_entry()
         m.stats[_EXIT_COUNTER[reason]] += 1
         m.pc = ctx.next_pc
         if reason in _CONTINUE:

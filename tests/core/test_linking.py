@@ -554,3 +554,37 @@ def test_mips_calls_and_returns_go_through_the_return_stack_buffer(name):
     assert system.text() == _expected(name)
     st = m.stats
     assert st["rsb_hits"] > 10_000 and st["rsb_misses"] * 100 < st["rsb_hits"]
+
+
+# a: r0 += 1 and store it to the device at 0xF000, then b (TWO_REGION_LOOP's b)
+STORING_LOOP = TWO_REGION_LOOP.replace("""    put v2 slot=r[0]
+    exit kind=jump pc=B""", """    put v2 slot=r[0]
+    v3:i32 = iconst value=0xF000
+    store v3, v2
+    exit kind=jump pc=B""")
+
+
+@pytest.mark.parametrize("end_entry", [True, False])
+def test_a_device_write_can_end_the_entry_so_a_new_event_fires_on_time(end_entry):
+    """A device store that starts a timer (an event 1 cycle later) calls ``end_entry``: the
+    linked loop leaves at its next budget check and the event fires within one round (5
+    cycles) of the store; without it the loop runs to the end first."""
+    m = Machine(IRGuest(STATE + STORING_LOOP.replace("pc=B", "pc=0x200")))
+    m.pc = 0x100
+    fired, stored_at = [], []
+
+    def device_write(addr, size, value):
+        if value == 10:
+            stored_at.append(m.cycles)
+            m.schedule(1, lambda mm: fired.append(mm.cycles))
+            if end_entry:
+                m.end_entry()
+    m.memory.map_mmio(0xF000, 0x10, write=device_write)
+    assert m.run().reason == ExitReason.HALT
+    assert m.regs["r[0]"] == 1000 and m.cycles == 5000 and m.insns == 2000
+    assert stored_at == [45]                     # 9 rounds of 5 cycles, then a's store
+    if end_entry:
+        assert len(fired) == 1 and 46 <= fired[0] <= 46 + 5
+        assert m.stats["entries"] < 10           # the loop is still linked
+    else:
+        assert fired == []                       # the run never came back before HALT

@@ -6,18 +6,19 @@ Sources: Pan Docs (gbdev.io/pandocs), "Memory Map", "I/O Ranges", "OAM DMA Trans
 =============  ==============================================================================
 0000-3FFF      ROM bank 0 (MBC1 mode 1: another bank); stores go to the MBC (``mbc``)
 4000-7FFF      switchable ROM bank; stores go to the MBC
-8000-9FFF      VRAM (plain memory; the PPU is not written yet)
+8000-9FFF      VRAM (plain memory; the PPU renders from the same host bytes)
 A000-BFFF      cartridge RAM (``mbc``: plain memory while enabled, FF/ignored otherwise)
 C000-DFFF      WRAM (plain memory)
 E000-FDFF      echo RAM: a second mapping of WRAM's first 7.5 KiB (the same host bytes)
 FE00-FE9F      OAM (plain memory)
 FEA0-FEFF      unusable: reads 00 (Pan Docs: on the DMG, reads give 00 unless the PPU blocks
-               OAM, when they give FF; there is no PPU yet), writes are ignored
+               OAM, when they give FF; the PPU's OAM blocking is not modelled), writes are
+               ignored
 FF00-FF7F      I/O registers: handlers (one 128-byte guest page)
 FF80-FFFE      HRAM, and FFFF IE: plain memory (IE is a full read/write byte on the DMG)
 =============  ==============================================================================
 
-I/O registers without a device yet (sound, LCD) are latches holding the last byte written,
+I/O registers without a device yet (sound) are latches holding the last byte written,
 starting from the post-boot values; addresses with no register read FF and ignore writes.
 Device registers catch their device up to ``machine.cycles`` before every access: the
 cycle count at the start of the accessing instruction (``Machine.cycles``).
@@ -34,7 +35,7 @@ from dynarec.machine import Machine
 from dynarec.memory import Mapping
 from dynarec.runtime import ExitReason, RunResult
 
-from . import devices, timer
+from . import devices, ppu, timer
 from .cartridge import Cartridge
 from .mbc import make_mbc
 
@@ -54,16 +55,15 @@ POST_BOOT_REGISTERS = {"a": 0x01, "b": 0x00, "c": 0x13, "d": 0x00, "e": 0xD8, "h
                        "l": 0x4D, "sp": 0xFFFE, "pc": 0x0100}
 
 #: DMG I/O register values after the boot ROM (Pan Docs, "Power Up Sequence", hardware
-#: registers; OBP0/OBP1 are left uninitialised there and start at 00 here). P1, SB, SC,
-#: DIV, TIMA, TMA, TAC and IF are the devices' (``GameBoy._power_up``).
+#: registers). P1, SB, SC, DIV, TIMA, TMA, TAC, IF and the LCD registers are the devices'
+#: (``GameBoy._power_up``, ``ppu.Ppu``).
 POST_BOOT_IO = {
     0xFF10: 0x80, 0xFF11: 0xBF, 0xFF12: 0xF3, 0xFF13: 0xFF, 0xFF14: 0xBF,
     0xFF16: 0x3F, 0xFF17: 0x00, 0xFF18: 0xFF, 0xFF19: 0xBF,
     0xFF1A: 0x7F, 0xFF1B: 0xFF, 0xFF1C: 0x9F, 0xFF1D: 0xFF, 0xFF1E: 0xBF,
     0xFF20: 0xFF, 0xFF21: 0x00, 0xFF22: 0x00, 0xFF23: 0xBF,
     0xFF24: 0x77, 0xFF25: 0xF3, 0xFF26: 0xF1,
-    0xFF40: 0x91, 0xFF41: 0x85, 0xFF42: 0x00, 0xFF43: 0x00, 0xFF44: 0x00, 0xFF45: 0x00,
-    0xFF46: 0xFF, 0xFF47: 0xFC, 0xFF48: 0x00, 0xFF49: 0x00, 0xFF4A: 0x00, 0xFF4B: 0x00,
+    0xFF46: 0xFF,
     **{address: 0x00 for address in range(0xFF30, 0xFF40)},     # wave RAM
 }
 #: the system counter after the boot ROM: DIV = AB (Pan Docs); its low byte is not given
@@ -80,18 +80,20 @@ def post_boot_f(cartridge: Cartridge) -> int:
 class GameBoy:
     """A DMG with ``cartridge`` in it, at its post-boot state.
 
-    ``GameBoy(cartridge, max_insns=64, **machine_options)``: ``machine`` (a ``Machine`` of
-    ``Sm83Guest(interrupts=True, max_insns)``; ``machine_options`` go to ``Machine``),
-    ``mbc``, ``timer``, ``serial``, ``joypad``, ``interrupt_flags`` (IF). ``io_handlers``
+    ``GameBoy(cartridge, max_insns=64, render=True, **machine_options)``: ``machine`` (a
+    ``Machine`` of ``Sm83Guest(interrupts=True, max_insns)``; ``machine_options`` go to
+    ``Machine``), ``mbc``, ``timer``, ``serial``, ``joypad``, ``ppu`` (``render=False``:
+    headless, no framebuffer), ``interrupt_flags`` (IF). ``io_handlers``
     maps each I/O address to its ``(read(now), write(value, now))``; a later device (PPU,
     APU) replaces the entries of its registers with ``attach_io``.
 
     ``next_event()``: the M-cycle of the next interrupt a device will request, as things
     stand. ``catch_up()``: bring every device to ``machine.cycles``. ``run(cycles)``: the
-    emulator loop.
+    emulator loop; ``run_frame()``: run to the next VBlank.
     """
 
-    def __init__(self, cartridge: Cartridge, max_insns: int = 64, **machine_options):
+    def __init__(self, cartridge: Cartridge, max_insns: int = 64, render: bool = True,
+                 **machine_options):
         self.cartridge = cartridge
         self.machine = machine = Machine(Sm83Guest(interrupts=True, max_insns=max_insns),
                                          **machine_options)
@@ -103,10 +105,11 @@ class GameBoy:
         self.joypad = devices.Joypad(request, POST_BOOT_P1_SELECT)
         self.mbc = make_mbc(cartridge)
         self.mbc.attach(memory)
-        memory.map_ram(*VRAM, name="vram")
+        vram = memory.map_ram(*VRAM, name="vram")
         wram = memory.map_ram(*WRAM, name="wram")
         memory.add(Mapping("echo", *ECHO, wram.buffer))
-        memory.map_ram(*OAM, name="oam")
+        oam = memory.map_ram(*OAM, name="oam")
+        self.ppu = ppu.Ppu(request, vram.buffer, oam.buffer, machine.cycles, render=render)
         memory.map_mmio(*UNUSABLE, read=lambda address, size: 0,
                         write=lambda address, size, value: None, name="unusable")
         memory.map_mmio(*IO, read=self._io_read, write=self._io_write, name="io")
@@ -135,6 +138,9 @@ class GameBoy:
         for address in (devices.SB, devices.SC):
             self.attach_io(address, lambda now, a=address: self.serial.read(a, now),
                            lambda value, now, a=address: self.serial.write(a, value, now))
+        for address in ppu.REGISTERS:
+            self.attach_io(address, lambda now, a=address: self.ppu.read(a, now),
+                           lambda value, now, a=address: self.ppu.write(a, value, now))
         self.attach_io(devices.P1, lambda now: self.joypad.read(),
                        lambda value, now: self.joypad.write(value))
         self.attach_io(IF_ADDRESS, self._read_if, lambda value, now: self._write_if(value, now))
@@ -188,18 +194,27 @@ class GameBoy:
         now = self.machine.cycles if now is None else now
         self.timer.catch_up(now)
         self.serial.catch_up(now)
+        self.ppu.catch_up(now)
 
     def next_event(self) -> Optional[int]:
         """The M-cycle at which a device will next request an interrupt (``None``: none
         will without the CPU doing something)."""
-        times = [t for t in (self.timer.next_event(), self.serial.next_event())
-                 if t is not None]
+        times = [t for t in (self.timer.next_event(), self.serial.next_event(),
+                             self.ppu.next_event()) if t is not None]
         return min(times, default=None)
 
     def pending_interrupts(self) -> int:
         """``IE & IF``, bits 4..0, with the devices caught up."""
         self.catch_up()
         return self.machine.memory.read(IE_ADDRESS, 1) & self.interrupt_flags.flags
+
+    def run_frame(self) -> RunResult:
+        """Run until the PPU has entered its next VBlank (``ppu.next_vblank``; with the LCD
+        off, for a frame's time); returns what ``run`` does."""
+        self.catch_up()
+        result = self.run(self.ppu.next_vblank() - self.machine.cycles)
+        self.catch_up()
+        return result
 
     def run(self, cycles: int) -> RunResult:
         """Run for ``cycles`` M-cycles; returns reason BUDGET when they have run (the last

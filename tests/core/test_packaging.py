@@ -14,7 +14,7 @@ def test_every_package_folder_is_listed_in_pyproject():
     listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
     found = set()
     for top, dotted in (("dynarec", "dynarec"), ("guests", "dynarec.guests"),
-                        ("hosts", "dynarec.hosts")):
+                        ("hosts", "dynarec.hosts"), ("examples/gameboy", "dynarec_gameboy")):
         for init in (ROOT / top).rglob("__init__.py"):
             rel = init.parent.relative_to(ROOT / top).parts
             found.add(".".join((dotted,) + rel))

@@ -5,7 +5,7 @@ from gb_romlib import make_rom
 
 from dynarec.guests.sm83 import TRAP_LOCKED
 from dynarec.runtime import ExitReason
-from gameboy import Cartridge, GameBoy
+from dynarec_gameboy import Cartridge, GameBoy
 
 
 def boot(code=b"", **header):

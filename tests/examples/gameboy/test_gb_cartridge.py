@@ -6,7 +6,7 @@ import warnings
 import pytest
 from gb_romlib import make_rom
 
-from gameboy.cartridge import Cartridge, CartridgeError, CartridgeWarning, header_checksum
+from dynarec_gameboy.cartridge import Cartridge, CartridgeError, CartridgeWarning, header_checksum
 
 
 def test_header_fields():

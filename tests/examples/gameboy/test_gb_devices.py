@@ -4,8 +4,8 @@ Input", "Interrupts"), alone and through SM83 code on the JIT."""
 import pytest
 from gb_romlib import make_rom
 
-from gameboy import Cartridge, GameBoy
-from gameboy.devices import SB, SC, Joypad, Serial
+from dynarec_gameboy import Cartridge, GameBoy
+from dynarec_gameboy.devices import SB, SC, Joypad, Serial
 
 
 class Requests(list):

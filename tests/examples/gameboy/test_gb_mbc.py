@@ -4,8 +4,8 @@ SM83 code running on the JIT, and by the Python side of the address space."""
 import pytest
 from gb_romlib import make_rom
 
-from gameboy import Cartridge, GameBoy
-from gameboy.mbc import Mbc1
+from dynarec_gameboy import Cartridge, GameBoy
+from dynarec_gameboy.mbc import Mbc1
 
 LD_A = 0x3E            # LD A,n
 LD_MEM_A = 0xEA        # LD (a16),A

@@ -4,8 +4,8 @@ own and through SM83 code on the JIT. Times are M-cycles (4 T-cycles)."""
 import pytest
 from gb_romlib import make_rom
 
-from gameboy import Cartridge, GameBoy
-from gameboy.timer import DIV, TAC, TIMA, TMA, Timer
+from dynarec_gameboy import Cartridge, GameBoy
+from dynarec_gameboy.timer import DIV, TAC, TIMA, TMA, Timer
 
 
 class Requests(list):

@@ -1,0 +1,379 @@
+"""The DMG picture processing unit: LCDC, STAT, SCY, SCX, LY, LYC, BGP, OBP0, OBP1, WY, WX,
+lazily, with a scanline renderer.
+
+Sources: Pan Docs (gbdev.io/pandocs), "Rendering Overview", "LCD Control", "LCD Status
+Registers" (modes, LY, LYC, the STAT interrupt sources and "STAT blocking"), "Scrolling",
+"Palettes", "Tile Data", "Tile Maps", "Object Attribute Memory", "Interrupt Sources" (INT
+$40, INT $48).
+
+Timing, in M-cycles (4 dots each): a line is 114 M-cycles (456 dots), a frame 154 lines,
+17556 M-cycles (70224 dots). Lines 0-143: OAM scan (mode 2) for 20 M-cycles, drawing (mode 3)
+for 43 (172 dots, its shortest length: the extra dots that scrolling, the window and
+objects add on hardware are not modelled), HBlank (mode 0) for the remaining 51. Lines
+144-153: VBlank (mode 1); entering line 144 requests the VBlank interrupt. On line 153, LY
+reads 153 for one M-cycle and then 0 (Pan Docs, "LY": "LY=153 only lasts 4 dots"; the
+LYC=LY comparison sees that 0).
+
+The STAT interrupt is requested on a rising edge of one internal line, the OR of the
+enabled sources (LYC=LY, mode 2, mode 1, mode 0): while one source holds it high, another
+becoming true requests nothing ("STAT blocking"). Writing STAT or LYC re-evaluates the line.
+
+Lazy: the PPU remembers how far it has run and replays the mode changes since on every
+register access or ``catch_up(now)``, rendering each visible line as its HBlank starts
+(with the registers as they are then, which catching up before every write makes right).
+``next_event()`` predicts the next VBlank or STAT interrupt request.
+
+With the LCD off (LCDC bit 7 clear) LY reads 0, STAT's mode bits read 0 and nothing is
+requested; turning it on starts line 0 at its OAM scan.
+
+The framebuffer is ``SCREEN_HEIGHT`` rows of ``SCREEN_WIDTH`` shades 0 (white) to 3 (black),
+row-major in a ``bytearray``.
+"""
+
+from __future__ import annotations
+
+import bisect
+import functools
+from typing import Callable, NamedTuple, Optional
+
+LCDC, STAT, SCY, SCX, LY, LYC = 0xFF40, 0xFF41, 0xFF42, 0xFF43, 0xFF44, 0xFF45
+BGP, OBP0, OBP1, WY, WX = 0xFF47, 0xFF48, 0xFF49, 0xFF4A, 0xFF4B
+REGISTERS = (LCDC, STAT, SCY, SCX, LY, LYC, BGP, OBP0, OBP1, WY, WX)
+VBLANK_INTERRUPT = 0
+STAT_INTERRUPT = 1
+
+SCREEN_WIDTH, SCREEN_HEIGHT = 160, 144
+LINE_CYCLES = 114                       # 456 dots
+LINES = 154
+FRAME_CYCLES = LINE_CYCLES * LINES      # 17556 M-cycles, 70224 dots
+OAM_SCAN_CYCLES = 20                    # 80 dots
+DRAWING_CYCLES = 43                     # 172 dots
+
+HBLANK, VBLANK, OAM_SCAN, DRAWING = 0, 1, 2, 3      # STAT mode numbers
+
+# LCDC bits (Pan Docs, "LCD Control")
+LCD_ON, WINDOW_MAP, WINDOW_ON, TILES_8000 = 0x80, 0x40, 0x20, 0x10
+BG_MAP, OBJ_TALL, OBJ_ON, BG_ON = 0x08, 0x04, 0x02, 0x01
+# STAT interrupt selects and the bits below them
+SELECT_LYC, SELECT_MODE2, SELECT_MODE1, SELECT_MODE0 = 0x40, 0x20, 0x10, 0x08
+STAT_SELECTS = 0x78
+STAT_UNUSED = 0x80                      # bit 7 reads 1
+MODE_SELECT = {OAM_SCAN: SELECT_MODE2, VBLANK: SELECT_MODE1, HBLANK: SELECT_MODE0,
+               DRAWING: 0}
+# object attribute flags (Pan Docs, "Object Attribute Memory", byte 3)
+OBJ_BEHIND_BG, OBJ_Y_FLIP, OBJ_X_FLIP, OBJ_PALETTE1 = 0x80, 0x40, 0x20, 0x10
+OBJS_PER_LINE = 10
+OAM_OBJECTS = 40
+
+#: The post-boot position in the frame: within line 153 after LY has dropped to 0, so LY
+#: reads 00 and STAT 85 (VBlank, LYC=LY) as Pan Docs' "Power Up Sequence" lists, with the
+#: VBlank of the boot ROM's last frame already requested (IF reads E1). The exact phase is
+#: not documented; this is the earliest point consistent with those values.
+POST_BOOT_POSITION = 153 * LINE_CYCLES + 1
+
+
+class Segment(NamedTuple):
+    """A stretch of the frame with one mode and one LY: from M-cycle ``start`` (since the
+    frame began) to the next segment's."""
+
+    start: int
+    mode: int
+    ly: int
+
+
+def _frame_segments() -> tuple:
+    segments = []
+    for line in range(LINES):
+        base = line * LINE_CYCLES
+        if line < SCREEN_HEIGHT:
+            segments += [Segment(base, OAM_SCAN, line),
+                         Segment(base + OAM_SCAN_CYCLES, DRAWING, line),
+                         Segment(base + OAM_SCAN_CYCLES + DRAWING_CYCLES, HBLANK, line)]
+        elif line < LINES - 1:
+            segments.append(Segment(base, VBLANK, line))
+        else:
+            segments += [Segment(base, VBLANK, line), Segment(base + 1, VBLANK, 0)]
+    return tuple(segments)
+
+
+#: The frame's segments in order; ``VBLANK_SEGMENT`` is the one that starts line 144.
+SEGMENTS = _frame_segments()
+SEGMENT_STARTS = [segment.start for segment in SEGMENTS]
+VBLANK_SEGMENT = SEGMENT_STARTS.index(SCREEN_HEIGHT * LINE_CYCLES)
+
+_tile_rows: dict = {}
+
+
+def tile_row(low: int, high: int) -> bytes:
+    """The 8 colour indices (0-3, leftmost first) of one tile row stored as ``low``,
+    ``high`` (Pan Docs, "Tile Data": bit 7 is the leftmost pixel, ``low`` gives bit 0 of the
+    index and ``high`` bit 1)."""
+    key = low | high << 8
+    row = _tile_rows.get(key)
+    if row is None:
+        row = _tile_rows[key] = bytes((low >> bit & 1) | (high >> bit & 1) << 1
+                                      for bit in range(7, -1, -1))
+    return row
+
+
+@functools.lru_cache(maxsize=None)
+def palette_table(palette: int) -> bytes:
+    """A ``bytes.translate`` table mapping colour index 0-3 to its shade in ``palette``
+    (BGP/OBP0/OBP1: bits 2i+1..2i are the shade of index i)."""
+    return bytes(palette >> 2 * (index & 3) & 3 for index in range(256))
+
+
+class Ppu:
+    """``Ppu(request, vram, oam, now=0, render=True, position=POST_BOOT_POSITION)``:
+    ``request(bit)`` raises an interrupt; ``vram`` (8 KiB, 8000-9FFF) and ``oam`` (160
+    bytes, FE00-FE9F) are buffers the renderer reads (the machine's host memory); at M-cycle
+    ``now`` the LCD is on, ``position`` M-cycles into a frame, with LCDC 91, STAT's selects
+    clear, BGP FC and the other registers 00 (the post-boot state, Pan Docs "Power Up
+    Sequence"; OBP0/OBP1 are uninitialised there). ``render=False``: no framebuffer
+    updates (headless).
+
+    ``read(address, now)`` / ``write(address, value, now)`` for the registers in
+    ``REGISTERS`` (``KeyError`` for another address); ``catch_up(now)``; ``next_event()``;
+    ``next_vblank()``. ``frames``: VBlanks entered so far; ``framebuffer`` (module
+    docstring).
+    """
+
+    def __init__(self, request: Callable[[int], None], vram, oam, now: int = 0,
+                 render: bool = True, position: int = POST_BOOT_POSITION):
+        self.request = request
+        self.vram = memoryview(vram).cast("B")
+        self.oam = memoryview(oam).cast("B")
+        self.render = render
+        self.framebuffer = bytearray(SCREEN_WIDTH * SCREEN_HEIGHT)
+        self.frames = 0
+        self.lcdc = 0x91
+        self.stat_selects = 0
+        self.scy = self.scx = self.lyc = self.wy = self.wx = 0
+        self.bgp, self.obp0, self.obp1 = 0xFC, 0x00, 0x00
+        self._frame_start = now - position      # M-cycle the current frame's line 0 began
+        self._last = now                        # caught up to this M-cycle
+        self._segment = bisect.bisect_right(SEGMENT_STARTS, position) - 1
+        self._stat_line = self._stat_source()
+        self._window_line = 0                   # the window's internal line counter
+        self._window_triggered = False          # LY has equalled WY this frame
+        self._next_event: Optional[int] = None  # cached ``next_event()``; None: recompute
+
+    # --- state ----------------------------------------------------------------------------
+
+    @property
+    def enabled(self) -> bool:
+        """LCDC bit 7: the LCD and PPU are on."""
+        return bool(self.lcdc & LCD_ON)
+
+    @property
+    def mode(self) -> int:
+        """The STAT mode (0 with the LCD off)."""
+        return SEGMENTS[self._segment].mode if self.enabled else HBLANK
+
+    @property
+    def ly(self) -> int:
+        """LY, the line being drawn (0 with the LCD off; line 153 reads 0 after 1 M-cycle)."""
+        return SEGMENTS[self._segment].ly if self.enabled else 0
+
+    def _stat_source(self, segment: Optional[Segment] = None) -> bool:
+        """The STAT interrupt line in ``segment`` (default: the current one)."""
+        if not self.enabled:
+            return False
+        segment = SEGMENTS[self._segment] if segment is None else segment
+        return bool(self.stat_selects & SELECT_LYC and segment.ly == self.lyc
+                    or self.stat_selects & MODE_SELECT[segment.mode])
+
+    # --- time -----------------------------------------------------------------------------
+
+    def _following(self, index: int, start: int) -> tuple:
+        """The segment after ``index`` (which began at M-cycle ``start``): (index, start)."""
+        nxt = index + 1
+        if nxt == len(SEGMENTS):
+            frame = start - SEGMENTS[index].start + FRAME_CYCLES
+            return 0, frame
+        return nxt, start - SEGMENTS[index].start + SEGMENTS[nxt].start
+
+    def _segment_start(self) -> int:
+        """The M-cycle the current segment began (the one containing ``_last``)."""
+        position = (self._last - self._frame_start) % FRAME_CYCLES
+        return self._last - position + SEGMENTS[self._segment].start
+
+    def catch_up(self, now: int) -> None:
+        """Run the mode changes of ``(last update, now]``: interrupts, rendering, frames."""
+        if now <= self._last:
+            return
+        if not self.enabled:
+            self._last = now
+            return
+        index, start = self._following(self._segment, self._segment_start())
+        while start <= now:
+            self._enter(index)
+            index, start = self._following(index, start)
+        self._last = now
+
+    def _enter(self, index: int) -> None:
+        """The current segment becomes ``SEGMENTS[index]``."""
+        self._segment = index
+        segment = SEGMENTS[index]
+        if segment.mode == OAM_SCAN and segment.ly == self.wy:
+            self._window_triggered = True
+        elif segment.mode == HBLANK and self.render:
+            self._render_line(segment.ly)
+        elif index == VBLANK_SEGMENT:
+            self.frames += 1
+            self._window_line = 0
+            self._window_triggered = False
+            self.request(VBLANK_INTERRUPT)
+        self._update_stat_line()
+
+    def _update_stat_line(self) -> None:
+        """Recompute the STAT line; request the interrupt on a rising edge."""
+        was, self._stat_line = self._stat_line, self._stat_source()
+        if self._stat_line and not was:
+            self.request(STAT_INTERRUPT)
+
+    def next_event(self) -> Optional[int]:
+        """The M-cycle of the next VBlank or STAT interrupt request, as things stand
+        (``None`` with the LCD off)."""
+        if not self.enabled:
+            return None
+        if self._next_event is None or self._next_event <= self._last:
+            self._next_event = self._predict()
+        return self._next_event
+
+    def _predict(self) -> int:
+        line = self._stat_line
+        index, start = self._following(self._segment, self._segment_start())
+        while True:     # ends within a frame: every frame has a VBlank
+            rises = self._stat_source(SEGMENTS[index])
+            if index == VBLANK_SEGMENT or rises and not line:
+                return start
+            line = rises
+            index, start = self._following(index, start)
+
+    def next_vblank(self) -> int:
+        """The first M-cycle after the last update that starts a VBlank (with the LCD off:
+        a frame's time later, so a run counting frames still advances)."""
+        if not self.enabled:
+            return self._last + FRAME_CYCLES
+        position = (self._last - self._frame_start) % FRAME_CYCLES
+        vblank = SEGMENTS[VBLANK_SEGMENT].start
+        return self._last - position + vblank + (FRAME_CYCLES if position >= vblank else 0)
+
+    # --- registers ------------------------------------------------------------------------
+
+    #: the attribute holding each plain register
+    _FIELDS = {LCDC: "lcdc", SCY: "scy", SCX: "scx", LYC: "lyc", BGP: "bgp", OBP0: "obp0",
+               OBP1: "obp1", WY: "wy", WX: "wx"}
+
+    def read(self, address: int, now: int) -> int:
+        """Register ``address`` as the CPU reads it at ``now``."""
+        self.catch_up(now)
+        if address == STAT:
+            return (STAT_UNUSED | self.stat_selects | (self.ly == self.lyc) << 2 | self.mode)
+        if address == LY:
+            return self.ly
+        return getattr(self, self._field(address))
+
+    def write(self, address: int, value: int, now: int) -> None:
+        """A CPU store to register ``address`` at ``now``. LY is read-only; LCDC bit 7
+        turns the LCD off (LY 0) or on (line 0 starts at ``now``)."""
+        self.catch_up(now)
+        self._next_event = None
+        if address == LY:
+            return
+        if address == STAT:
+            self.stat_selects = value & STAT_SELECTS
+        elif address == LCDC:
+            was_on = self.enabled
+            self.lcdc = value
+            if self.enabled and not was_on:
+                self._frame_start, self._segment = now, 0
+                self._window_line, self._window_triggered = 0, False
+                self._enter(0)
+                return
+        else:
+            setattr(self, self._field(address), value)
+        self._update_stat_line()
+
+    def _field(self, address: int) -> str:
+        field = self._FIELDS.get(address)
+        if field is None:
+            raise KeyError(f"{address:#06x} is not a PPU register")
+        return field
+
+    # --- rendering ------------------------------------------------------------------------
+
+    def _tile_data(self, tile: int, row: int, signed: bool) -> bytes:
+        """Row ``row`` (0-7) of tile ``tile``: from 8000 unsigned, or 9000 signed."""
+        base = 0x1000 + ((tile ^ 0x80) - 0x80) * 16 if signed else tile * 16
+        address = base + 2 * row
+        return tile_row(self.vram[address], self.vram[address + 1])
+
+    def _map_row(self, map_base: int, y: int) -> bytes:
+        """The 256 colour indices of pixel row ``y`` (0-255) of the tile map at ``map_base``
+        (0x1800 or 0x1C00 into VRAM) with LCDC's tile data addressing."""
+        signed = not self.lcdc & TILES_8000
+        start = map_base + (y >> 3) * 32
+        return b"".join(self._tile_data(tile, y & 7, signed)
+                        for tile in self.vram[start:start + 32])
+
+    def _render_line(self, ly: int) -> None:
+        """Draw line ``ly`` into the framebuffer: background, window, objects."""
+        if self.lcdc & BG_ON:
+            row = self._map_row(0x1C00 if self.lcdc & BG_MAP else 0x1800, (ly + self.scy) & 0xFF)
+            x = self.scx
+            indices = bytearray((row[x:] + row[:x])[:SCREEN_WIDTH])
+            self._draw_window(ly, indices)
+            line = bytearray(indices.translate(palette_table(self.bgp)))
+        else:       # background and window blank (white); objects still drawn
+            indices = bytearray(SCREEN_WIDTH)
+            line = bytearray(SCREEN_WIDTH)
+        if self.lcdc & OBJ_ON:
+            self._draw_objects(ly, indices, line)
+        offset = ly * SCREEN_WIDTH
+        self.framebuffer[offset:offset + SCREEN_WIDTH] = line
+
+    def _draw_window(self, ly: int, indices: bytearray) -> None:
+        """Overlay the window on ``indices`` from WX-7 if it is on and LY has reached WY
+        this frame; the window's own line counter advances only on lines it is drawn."""
+        left = self.wx - 7
+        if not (self.lcdc & WINDOW_ON and self._window_triggered and left < SCREEN_WIDTH):
+            return
+        row = self._map_row(0x1C00 if self.lcdc & WINDOW_MAP else 0x1800, self._window_line)
+        self._window_line += 1
+        start = max(left, 0)
+        indices[start:] = row[start - left:SCREEN_WIDTH - left]
+
+    def _draw_objects(self, ly: int, bg_indices: bytearray, line: bytearray) -> None:
+        """Draw the first ``OBJS_PER_LINE`` objects of OAM on line ``ly`` (X does not matter
+        for that choice). Where objects overlap, the smaller X wins, then the lower OAM
+        index (DMG); the winner's pixel hides the others even when it is itself behind the
+        background (flag bit 7: only background colour index 0 shows it)."""
+        height = 16 if self.lcdc & OBJ_TALL else 8
+        oam = self.oam
+        chosen = []
+        for index in range(OAM_OBJECTS):
+            y = oam[4 * index] - 16
+            if y <= ly < y + height:
+                chosen.append((oam[4 * index + 1], index, ly - y))
+                if len(chosen) == OBJS_PER_LINE:
+                    break
+        taken = bytearray(SCREEN_WIDTH)
+        for x, index, row in sorted(chosen):
+            tile, flags = oam[4 * index + 2], oam[4 * index + 3]
+            if flags & OBJ_Y_FLIP:
+                row = height - 1 - row
+            if height == 16:
+                tile = tile & 0xFE | row >> 3
+            pixels = self._tile_data(tile, row & 7, signed=False)
+            if flags & OBJ_X_FLIP:
+                pixels = pixels[::-1]
+            shades = palette_table(self.obp1 if flags & OBJ_PALETTE1 else self.obp0)
+            for i, colour in enumerate(pixels):
+                px = x - 8 + i
+                if colour == 0 or not 0 <= px < SCREEN_WIDTH or taken[px]:
+                    continue
+                taken[px] = 1
+                if not (flags & OBJ_BEHIND_BG and bg_indices[px]):
+                    line[px] = shades[colour]

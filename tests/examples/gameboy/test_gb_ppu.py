@@ -1,0 +1,302 @@
+"""The PPU: mode timing, LY/LYC/STAT and VBlank interrupts, and the scanline renderer.
+
+Expected timings are Pan Docs' ("Rendering Overview", "LCD Status Registers"): 456 dots a
+line, 80 of OAM scan, 172 of drawing (the shortest), 154 lines, 70224 dots a frame; 4 dots
+per M-cycle. Expected pixels are decoded by hand from the tile bytes written ("Tile Data":
+bit 7 is the leftmost pixel, the first byte gives bit 0 of the colour index).
+"""
+
+import pytest
+from gb_romlib import make_rom
+
+from dynarec_gameboy import Cartridge, GameBoy
+from dynarec_gameboy.ppu import Ppu
+
+LINE = 456 // 4                 # M-cycles
+FRAME = 70224 // 4
+LCDC, STAT, LY, LYC = 0xFF40, 0xFF41, 0xFF44, 0xFF45
+
+
+class Recorder:
+    """A PPU at the start of a frame (line 0, OAM scan) at M-cycle 0, its interrupt
+    requests recorded with the M-cycle it was caught up to."""
+
+    def __init__(self):
+        self.vram = bytearray(0x2000)
+        self.oam = bytearray(0xA0)
+        self.requests = []
+        self.ppu = Ppu(self.requests.append, self.vram, self.oam, now=0, position=0)
+
+    def run_to(self, now):
+        """Catch up one M-cycle at a time, so each request is stamped with its cycle."""
+        stamped = []
+        start = self.ppu._last
+        for t in range(start + 1, now + 1):
+            before = len(self.requests)
+            self.ppu.catch_up(t)
+            stamped += [(t, bit) for bit in self.requests[before:]]
+        return stamped
+
+    def mode_and_ly(self, now):
+        stat = self.ppu.read(STAT, now)
+        return stat & 3, self.ppu.read(LY, now)
+
+
+def test_mode_timing_within_visible_lines():
+    r = Recorder()
+    for line in (0, 1, 143):
+        base = line * LINE
+        assert r.mode_and_ly(base) == (2, line)
+        assert r.mode_and_ly(base + 80 // 4 - 1) == (2, line)
+        assert r.mode_and_ly(base + 80 // 4) == (3, line)
+        assert r.mode_and_ly(base + (80 + 172) // 4 - 1) == (3, line)
+        assert r.mode_and_ly(base + (80 + 172) // 4) == (0, line)
+        assert r.mode_and_ly(base + LINE - 1) == (0, line)
+
+
+def test_vblank_lines_and_line_153():
+    r = Recorder()
+    assert r.mode_and_ly(144 * LINE) == (1, 144)
+    assert r.mode_and_ly(152 * LINE + LINE - 1) == (1, 152)
+    assert r.mode_and_ly(153 * LINE) == (1, 153)
+    assert r.mode_and_ly(153 * LINE + 1) == (1, 0)          # LY=153 lasts 4 dots
+    assert r.mode_and_ly(FRAME) == (2, 0)                   # the next frame
+
+
+def test_vblank_interrupt_every_70224_dots():
+    r = Recorder()
+    stamped = r.run_to(3 * FRAME)
+    assert stamped == [(144 * LINE + k * FRAME, 0) for k in range(3)]
+    assert r.ppu.frames == 3
+
+
+def test_next_event_predicts_vblank_and_stat():
+    r = Recorder()
+    assert r.ppu.next_event() == 144 * LINE
+    r.ppu.write(LYC, 5, 0)
+    r.ppu.write(STAT, 0x40, 0)                              # LYC=LY source
+    assert r.ppu.next_event() == 5 * LINE
+    r.ppu.write(STAT, 0x08, 0)                              # HBlank source
+    assert r.ppu.next_event() == (80 + 172) // 4
+
+
+def test_lyc_interrupt_and_coincidence_flag():
+    r = Recorder()
+    r.ppu.write(LYC, 7, 0)
+    r.ppu.write(STAT, 0x40, 0)
+    assert r.run_to(FRAME) == [(7 * LINE, 1), (144 * LINE, 0)]
+    assert r.ppu.read(STAT, 7 * LINE + FRAME) & 0x04
+    assert not r.ppu.read(STAT, 8 * LINE + FRAME) & 0x04
+    # LYC=0 matches on line 153 once LY reads 0, and stays matched through line 0
+    r.ppu.write(LYC, 0, 8 * LINE + FRAME)
+    stamped = r.run_to(3 * FRAME)
+    assert (2 * FRAME + 153 * LINE + 1, 1) in stamped
+    assert (3 * FRAME, 1) not in stamped
+
+
+def test_stat_blocking_between_hblank_and_oam_scan():
+    # HBlank and OAM scan sources: the line stays high from HBlank into the next line's
+    # OAM scan, so only line 0's OAM scan (after VBlank) and the 144 HBlanks request
+    r = Recorder()
+    r.ppu.write(STAT, 0x28, 0)
+    stamped = r.run_to(2 * FRAME)
+    stat_times = [t for t, bit in stamped if bit == 1]
+    frame = [t - FRAME for t in stat_times if FRAME <= t < 2 * FRAME]
+    assert frame == sorted([0] + [line * LINE + 63 for line in range(144)])
+
+
+def test_lcd_off_and_on():
+    r = Recorder()
+    ppu = r.ppu
+    ppu.write(LCDC, 0x11, 1000)
+    assert r.mode_and_ly(5000) == (0, 0)
+    assert ppu.next_event() is None
+    assert r.run_to(3 * FRAME) == []
+    ppu.write(LCDC, 0x91, 3 * FRAME + 10)
+    assert r.mode_and_ly(3 * FRAME + 10) == (2, 0)
+    assert r.mode_and_ly(3 * FRAME + 10 + LINE) == (2, 1)
+    assert ppu.next_event() == 3 * FRAME + 10 + 144 * LINE
+
+
+def boot(code, banks=None, render=True):
+    return GameBoy(Cartridge.parse(make_rom(bytes(code), banks=banks)), render=render)
+
+
+def counting_rom(ie, stat=0x00):
+    """Enable interrupts ``ie`` (STAT sources ``stat``); each interrupt handler does
+    INC (HL) with HL = C000; the main loop HALTs."""
+    handlers = bytearray(0x68)
+    for vector in (0x40, 0x48):
+        handlers[vector:vector + 2] = b"\x34\xd9"              # INC (HL); RETI
+    code = [0x21, 0x00, 0xC0,           # LD HL,C000
+            0x3E, stat, 0xE0, 0x41,     # LD A,stat; LDH (41),A
+            0x3E, ie, 0xE0, 0xFF,       # LD A,ie; LDH (FF),A
+            0xAF, 0xE0, 0x0F,           # XOR A; LDH (0F),A
+            0xFB,                       # EI
+            0x76, 0x18, 0xFD]           # loop: HALT; JR loop
+    return code, {0: bytes(handlers)}
+
+
+@pytest.mark.parametrize("render", [True, False])
+def test_vblank_interrupts_over_frames(render):
+    code, banks = counting_rom(ie=0x01)
+    gb = boot(code, banks, render=render)
+    gb.run(10 * FRAME)
+    assert gb.machine.memory.read(0xC000, 1) == 10
+    assert gb.ppu.frames == 10
+
+
+def test_hblank_stat_interrupts_over_frames():
+    code, banks = counting_rom(ie=0x02, stat=0x08)
+    gb = boot(code, banks, render=False)
+    for _ in range(2):
+        gb.run_frame()
+    # 2 frames of 144 HBlanks, counted mod 256 by INC (HL)
+    assert gb.machine.memory.read(0xC000, 1) == 288 % 256
+    assert gb.ppu.frames == 2
+
+
+# --- rendering ----------------------------------------------------------------------------
+
+# tile 0: every row F0/CC; tile 1: rows 0-3 FF/00, rows 4-7 00/FF
+TILE0 = bytes([0xF0, 0xCC] * 8)
+TILE1 = bytes([0xFF, 0x00] * 4 + [0x00, 0xFF] * 4)
+# decoded by hand: F0 = 11110000, CC = 11001100 -> indices 3 3 1 1 2 2 0 0
+TILE0_PIXELS = [[3, 3, 1, 1, 2, 2, 0, 0]] * 8
+TILE1_PIXELS = [[1] * 8] * 4 + [[2] * 8] * 4
+
+
+def test_background_of_a_rom_drawn_tile_map():
+    code = [0x21, 0x00, 0x80,           # LD HL,8000
+            0x11, 0x00, 0x02,           # LD DE,0200 (the tiles in ROM)
+            0x06, 0x20,                 # LD B,32
+            0x1A, 0x22, 0x13, 0x05,     # loop: LD A,(DE); LD (HL+),A; INC DE; DEC B
+            0x20, 0xFA,                 # JR NZ,loop
+            0x3E, 0x01, 0xEA, 0x01, 0x98,   # LD A,1; LD (9801),A: map entry (1, 0)
+            0x3E, 0x1B, 0xE0, 0x47,     # BGP = 1B: index i -> shade 3 - i
+            0x3E, 0x03, 0xE0, 0x43,     # SCX = 3
+            0x3E, 0x02, 0xE0, 0x42,     # SCY = 2
+            0x18, 0xFE]                 # JR $
+    gb = boot(code, banks={0: bytes(0x200) + TILE0 + TILE1})
+    gb.run_frame()
+    gb.run_frame()                      # a whole frame with the final settings
+    fb = gb.ppu.framebuffer
+    for y in range(144):
+        for x in range(160):
+            bx, by = x + 3, y + 2
+            tile = TILE1_PIXELS if (bx // 8, by // 8) == (1, 0) else TILE0_PIXELS
+            assert fb[y * 160 + x] == 3 - tile[by % 8][bx % 8], (x, y)
+
+
+def render_line(lcdc, setup, line=0):
+    """Line ``line`` of a standalone PPU after ``setup(vram, oam, ppu)``, with OBP0 E4
+    (identity), OBP1 1B (reversed), BGP E4."""
+    r = Recorder()
+    r.ppu.write(0xFF47, 0xE4, 0)
+    r.ppu.write(0xFF48, 0xE4, 0)
+    r.ppu.write(0xFF49, 0x1B, 0)
+    r.ppu.write(LCDC, lcdc, 0)
+    setup(r.vram, r.oam, r.ppu)
+    r.ppu.catch_up(line * LINE + LINE - 1)
+    return list(r.ppu.framebuffer[line * 160:(line + 1) * 160])
+
+
+SOLID1 = bytes([0xFF, 0x00] * 8)        # colour 1 everywhere
+SOLID2 = bytes([0x00, 0xFF] * 8)        # colour 2
+LEFT3 = bytes([0x80, 0x80] * 8)         # colour 3 in the leftmost column only
+
+
+def put_tile(vram, index, data):
+    vram[index * 16:index * 16 + 16] = data
+
+
+def put_object(oam, slot, y, x, tile, flags=0):
+    oam[4 * slot:4 * slot + 4] = bytes([y, x, tile, flags])
+
+
+def test_objects_smaller_x_wins_then_lower_oam_index():
+    def setup(vram, oam, ppu):
+        put_tile(vram, 1, SOLID1)
+        put_tile(vram, 2, SOLID2)
+        put_object(oam, 0, 16, 20, 2)            # screen x 12..19, colour 2
+        put_object(oam, 1, 16, 18, 1)            # screen x 10..17, colour 1: smaller X
+        put_object(oam, 2, 16, 50, 1)            # x 42..49 colour 1, lower index wins
+        put_object(oam, 3, 16, 50, 2)
+    line = render_line(0x93, setup)              # BG tile 0 is blank: index 0
+    assert line[10:18] == [1] * 8
+    assert line[18:20] == [2, 2]
+    assert line[42:50] == [1] * 8
+    assert line[:10] == [0] * 10 and line[20:42] == [0] * 22
+
+
+def test_object_flips_palette_and_behind_background():
+    def setup(vram, oam, ppu):
+        put_tile(vram, 0, bytes([0x0F, 0x00] * 8))     # BG: indices 0 0 0 0 1 1 1 1
+        put_tile(vram, 3, LEFT3)
+        put_object(oam, 0, 16, 8, 3)                     # x 0: colour 3 at column 0
+        put_object(oam, 1, 16, 16, 3, flags=0x20)        # X flip: colour 3 at 15
+        put_object(oam, 2, 16, 24, 3, flags=0x10)        # OBP1: shade 3 - 3 = 0 at 16
+        put_object(oam, 3, 16, 40, 1, flags=0x80)      # behind BG: x 32..39
+        put_tile(vram, 1, SOLID2)
+    line = render_line(0x93, setup)
+    assert line[0] == 3 and line[1:4] == [0, 0, 0]
+    assert line[15] == 3 and line[8:15] == [0, 0, 0, 0, 1, 1, 1]
+    assert line[16] == 0
+    # behind BG: shows (colour 2) only where the BG index is 0 (columns 0-3 of the tile)
+    assert line[32:40] == [2, 2, 2, 2, 1, 1, 1, 1]
+
+
+def test_ten_objects_per_line_in_oam_order():
+    def setup(vram, oam, ppu):
+        put_tile(vram, 1, SOLID1)
+        put_object(oam, 0, 16, 0, 1)                     # off screen, still counts
+        for slot in range(1, 11):
+            put_object(oam, slot, 16, 8 * slot + 8, 1)  # x 8*slot .. 8*slot+7
+    line = render_line(0x93, setup)
+    assert line[8:80] == [1] * 72                        # slots 1-9
+    assert line[80:88] == [0] * 8                        # slot 10: the 11th on the line
+
+
+def test_tall_objects_with_y_flip():
+    def setup(vram, oam, ppu):
+        put_tile(vram, 4, SOLID1)                        # top half
+        put_tile(vram, 5, SOLID2)                        # bottom half
+        put_object(oam, 0, 16, 8, 5)                     # index bit 0 ignored
+        put_object(oam, 1, 16, 16, 4, flags=0x40)        # flipped: bottom tile first
+    line = render_line(0x97, setup)
+    assert line[0:8] == [1] * 8
+    assert line[8:16] == [2] * 8
+
+
+def test_window_from_wx_with_its_own_line_counter():
+    def setup(vram, oam, ppu):
+        put_tile(vram, 1, TILE1)                         # rows 0-3 colour 1, 4-7 colour 2
+        vram[0x1C00:0x1C00 + 32] = bytes([1] * 32)       # window map at 9C00: tile 1
+        ppu.write(0xFF4A, 2, 0)                          # WY = 2
+        ppu.write(0xFF4B, 7 + 80, 0)                     # WX = 87: from screen x 80
+        ppu.write(0xFF42, 100, 0)                        # SCY moves the BG, not the window
+    r = Recorder()
+    setup(r.vram, r.oam, r.ppu)
+    r.ppu.write(0xFF47, 0xE4, 0)
+    r.ppu.write(LCDC, 0xF1, 0)                           # window on, map 9C00, tiles 8000
+    r.ppu.catch_up(7 * LINE)
+    fb = r.ppu.framebuffer
+    assert list(fb[160:320]) == [0] * 160                # line 1: above WY
+    for y, colour in ((2, 1), (5, 1), (6, 2)):           # window lines 0, 3, 4
+        assert list(fb[y * 160:y * 160 + 80]) == [0] * 80
+        assert list(fb[y * 160 + 80:(y + 1) * 160]) == [colour] * 80
+
+
+def test_headless_leaves_the_framebuffer_alone():
+    gb = boot([0x3E, 0xFF, 0xE0, 0x47, 0x18, 0xFE], render=False)     # BGP = FF: black
+    gb.run_frame()
+    gb.run_frame()
+    assert not any(gb.ppu.framebuffer)
+
+
+def test_not_a_ppu_register():
+    ppu = Recorder().ppu
+    with pytest.raises(KeyError, match="0xff46 is not a PPU register"):
+        ppu.read(0xFF46, 0)
+    with pytest.raises(KeyError, match="0xff4c is not a PPU register"):
+        ppu.write(0xFF4C, 1, 0)

@@ -210,6 +210,7 @@ class Machine:
         self._entry_budget = None      # the budget of the entry in progress, if any
         self._entry_single = False     # the entry in progress runs one instruction
         self.rerun_single = False      # the next entry runs one instruction (CodeModified)
+        self.end_requested = False     # end_entry was called: run returns after this entry
         from .passes import check_names
         self.disabled_passes = set(check_names(disabled_passes))
         self.verify = verify
@@ -293,13 +294,15 @@ class Machine:
 
     def end_entry(self) -> None:
         """Make the generated code running now leave at its next budget check -- the end of
-        the running region, or the next iteration of a loop inside it -- so the run loop
-        looks at the scheduler again: for a device write handler whose store changes when
-        the next event falls due (a timer started, an interrupt enabled). Cycle counts stay
-        exact (the budget taken away is taken from the entry's grant too). Does nothing
-        outside generated code."""
+        the running region, or the next iteration of a loop inside it -- and ``run`` return
+        there with reason BUDGET: for a device write handler whose store changes when the
+        next event falls due (a timer started, an interrupt enabled), so the embedder sets a
+        new budget (scheduled events that are due fire at the start of the next ``run``).
+        Cycle counts stay exact (the budget taken away is taken from the entry's grant too).
+        Does nothing outside generated code."""
         if self._entry_budget is None:
             return
+        self.end_requested = True
         left = self.context.budget
         if left > 0:
             self.context.budget = 0

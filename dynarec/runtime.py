@@ -155,6 +155,10 @@ def run_loop(m, cycles: Optional[int], errors: str = "raise",
         m.account_entry()
         m.stats[_EXIT_COUNTER[reason]] += 1
         m.pc = ctx.next_pc
+        if m.end_requested:                     # Machine.end_entry: back to the embedder
+            m.end_requested = False
+            if reason in _CONTINUE or reason == ExitReason.BUDGET:
+                return RunResult(ExitReason.BUDGET, m.pc, m.cycles - start)
         if reason in _CONTINUE:
             if chaining and reason != ExitReason.NEXT:
                 chain = (reason, ctx.exit_site, ctx.exit_route, m.cache.flushes)

@@ -156,10 +156,16 @@ class GameBoy:
 
     def _io_write(self, address: int, size: int, value: int) -> None:
         now = self.machine.cycles
+        before = self.next_event()
         for i in range(size):
             handlers = self.io_handlers.get(address + i)
             if handlers is not None:
                 handlers[1](value >> 8 * i & 0xFF, now)
+        after = self.next_event()
+        if after is not None and (before is None or after < before):
+            # the prediction the running code's budget came from moved earlier: end the
+            # entry, so run() plans again before the new event (Machine.end_entry)
+            self.machine.end_entry()
 
     def _read_if(self, now: int) -> int:
         self.catch_up(now)
@@ -225,9 +231,10 @@ class GameBoy:
         an interrupt is due; between runs this loop dispatches interrupts and runs the HALT
         bug's fetch with the reference interpreter (``Sm83Guest.step``), skips a halted CPU
         ahead to the next event (or the end) and wakes it when ``IE & IF`` is non-zero. A
-        stopped CPU sleeps to the end (joypad wake-up is not wired yet). A store that
-        changes the prediction (starting the timer, a serial transfer) does not end the
-        region yet, so that interrupt can be late by the rest of the region's budget."""
+        stopped CPU sleeps to the end (joypad wake-up is not wired yet). A store to an I/O
+        register that moves the predicted event earlier (starting the timer or a serial
+        transfer, writing IF) ends the running code at its next budget check
+        (``Machine.end_entry``), so this loop plans again before that event."""
         machine = self.machine
         regs = machine.regs
         start = machine.cycles

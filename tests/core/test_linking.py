@@ -567,8 +567,9 @@ STORING_LOOP = TWO_REGION_LOOP.replace("""    put v2 slot=r[0]
 @pytest.mark.parametrize("end_entry", [True, False])
 def test_a_device_write_can_end_the_entry_so_a_new_event_fires_on_time(end_entry):
     """A device store that starts a timer (an event 1 cycle later) calls ``end_entry``: the
-    linked loop leaves at its next budget check and the event fires within one round (5
-    cycles) of the store; without it the loop runs to the end first."""
+    linked loop leaves at its next budget check, ``run`` returns (BUDGET) so the embedder can
+    plan again, and the event fires within one round (5 cycles) of the store; without it the
+    loop runs to the end first."""
     m = Machine(IRGuest(STATE + STORING_LOOP.replace("pc=B", "pc=0x200")))
     m.pc = 0x100
     fired, stored_at = [], []
@@ -580,7 +581,11 @@ def test_a_device_write_can_end_the_entry_so_a_new_event_fires_on_time(end_entry
             if end_entry:
                 m.end_entry()
     m.memory.map_mmio(0xF000, 0x10, write=device_write)
-    assert m.run().reason == ExitReason.HALT
+    result = m.run()
+    if end_entry:
+        assert result.reason == ExitReason.BUDGET and 46 <= result.cycles <= 46 + 5
+        result = m.run()
+    assert result.reason == ExitReason.HALT
     assert m.regs["r[0]"] == 1000 and m.cycles == 5000 and m.insns == 2000
     assert stored_at == [45]                     # 9 rounds of 5 cycles, then a's store
     if end_entry:

@@ -138,3 +138,24 @@ def test_next_event_is_when_the_interrupt_comes():
     assert gb.machine.memory.read(0xFF0F, 1) & 0x04 == 0
     gb.machine.cycles = due
     assert gb.machine.memory.read(0xFF0F, 1) & 0x04
+
+
+def test_starting_the_timer_inside_a_busy_loop_interrupts_on_time():
+    """The TAC write that starts the timer moves the predicted event earlier than the budget
+    the running code was given (no event at all: the whole run): the I/O handler ends the
+    entry (Machine.end_entry), so the interrupt is dispatched when TIMA overflows, not at the
+    end of the run. TIMA = FE at 4096 Hz (a tick every 256 M-cycles, the first within 256
+    of the write, Pan Docs "Timer and Divider Registers"): the overflow comes 257-513 M-cycles
+    after the write, so the loop `INC B; JR -3` (4 M-cycles a round) has run 60-130 rounds by
+    then (without end_entry the loop runs to the end of the 1,000 M-cycles and the handler
+    has not run at all when run() returns)."""
+    # LCD off (no PPU events either), TMA = 42, TIMA = FE, IF = 0, IE = timer, B = 0, EI,
+    # NOP, then (budget planned with no event in sight) TAC = 04; loop: INC B; JR loop
+    code = [0xAF, 0xE0, 0x40, 0x3E, 0x42, 0xE0, 0x06, 0x3E, 0xFE, 0xE0, 0x05, 0xAF, 0xE0, 0x0F,
+            0x3E, 0x04, 0xEA, 0xFF, 0xFF, 0x06, 0x00, 0xFB, 0x00, 0xE0, 0x07, 0x04, 0x18, 0xFD]
+    # handler at 0050: LD A,B; LD (C002),A; DI; loop: JR loop
+    handler = bytes([0x78, 0xEA, 0x02, 0xC0, 0xF3, 0x18, 0xFE])
+    gb = GameBoy(Cartridge.parse(make_rom(bytes(code), banks={0: bytes(0x50) + handler})))
+    gb.run(1000)
+    rounds = gb.machine.memory.read(0xC002, 1)
+    assert 60 <= rounds <= 130, rounds

@@ -122,7 +122,6 @@ def run_loop(m, cycles: Optional[int], errors: str = "raise",
             region = m.region_at(pc, single=single, over=over)
         except GuestFault as fault:
             return RunResult(ExitReason.EXCEPTION, pc, m.cycles - start, FAULT, fault=fault)
-        over = False
         if chain is not None:
             reason, site, route, flushes = chain
             chain = None
@@ -139,10 +138,11 @@ def run_loop(m, cycles: Optional[int], errors: str = "raise",
         except BaseException as exc:       # a helper or handler raised inside generated code
             m.account_entry()
             m.pc = ctx.next_pc
-            if isinstance(exc, CodeModified):
+            if isinstance(exc, CodeModified):    # run again alone (still over a breakpoint)
                 m.stats["exits_code_write"] += 1
                 m.rerun_single = True
                 continue
+            over = False
             m.stats["exits_error"] += 1
             if isinstance(exc, GuestFault):
                 m.stats["exits_exception"] += 1
@@ -155,6 +155,9 @@ def run_loop(m, cycles: Optional[int], errors: str = "raise",
         m.account_entry()
         m.stats[_EXIT_COUNTER[reason]] += 1
         m.pc = ctx.next_pc
+        stalled = reason == ExitReason.BUDGET and ctx.next_pc == pc and ctx.budget == budget
+        if not stalled:
+            over = False                        # the breakpoint's instruction has run
         if m.end_requested:                     # Machine.end_entry: back to the embedder
             m.end_requested = False
             if reason in _CONTINUE or reason == ExitReason.BUDGET:
@@ -164,7 +167,7 @@ def run_loop(m, cycles: Optional[int], errors: str = "raise",
                 chain = (reason, ctx.exit_site, ctx.exit_route, m.cache.flushes)
             continue
         if reason == ExitReason.BUDGET:
-            if ctx.next_pc == pc and ctx.budget == budget:
+            if stalled:
                 # No progress: the next stretch costs more than the budget left. Go on one
                 # instruction at a time up to the event; an instruction that alone costs
                 # more runs anyway (exit_info holds its cost), so every run makes progress.

@@ -109,3 +109,33 @@ def test_step_runs_the_instruction_at_a_breakpoint():
     m.add_breakpoint(start)
     assert m.step().reason == ExitReason.NEXT and m.pc != start
     assert m.breakpoints == {start}
+
+
+def test_a_run_shorter_than_the_instruction_at_a_breakpoint_still_steps_over_it():
+    """run(cycles=1) at a breakpoint on an instruction of 3 cycles runs that instruction
+    anyway (an instruction that alone costs more than the budget runs) instead of returning
+    BREAKPOINT where it started."""
+    from dynarec import IRGuest
+    text = """state pc:i64 r:i64[2]
+region a block pc=0x100 {
+block0:
+    insn_start pc=0x100 cost=2
+    v0:i64 = get slot=r[0]
+    v1:i64 = iconst value=1
+    v2:i64 = add v0, v1
+    put v2 slot=r[0]
+    exit kind=jump pc=0x200
+}
+region b block pc=0x200 {
+block0:
+    insn_start pc=0x200 cost=3
+    exit kind=jump pc=0x100
+}
+"""
+    m = Machine(IRGuest(text))
+    m.pc = 0x100
+    m.add_breakpoint(0x200)
+    assert m.run().reason == ExitReason.BREAKPOINT and m.pc == 0x200 and m.cycles == 2
+    result = m.run(cycles=1)
+    assert result.reason == ExitReason.BUDGET and m.pc == 0x100 and m.cycles == 5
+    assert m.run().reason == ExitReason.BREAKPOINT and m.cycles == 7 and m.regs["r[0]"] == 2

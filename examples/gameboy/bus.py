@@ -35,7 +35,7 @@ from dynarec.machine import Machine
 from dynarec.memory import Mapping
 from dynarec.runtime import ExitReason, RunResult
 
-from . import devices, ppu, timer
+from . import devices, idle, ppu, timer
 from .cartridge import Cartridge
 from .mbc import make_mbc
 
@@ -80,10 +80,11 @@ def post_boot_f(cartridge: Cartridge) -> int:
 class GameBoy:
     """A DMG with ``cartridge`` in it, at its post-boot state.
 
-    ``GameBoy(cartridge, max_insns=64, render=True, **machine_options)``: ``machine`` (a
-    ``Machine`` of ``Sm83Guest(interrupts=True, max_insns)``; ``machine_options`` go to
-    ``Machine``), ``mbc``, ``timer``, ``serial``, ``joypad``, ``ppu`` (``render=False``:
-    headless, no framebuffer), ``interrupt_flags`` (IF). ``io_handlers``
+    ``GameBoy(cartridge, max_insns=64, render=True, idle_skip=True, **machine_options)``:
+    ``machine`` (a ``Machine`` of ``Sm83Guest(interrupts=True, max_insns)``;
+    ``machine_options`` go to ``Machine``), ``mbc``, ``timer``, ``serial``, ``joypad``,
+    ``ppu`` (``render=False``: headless, no framebuffer), ``interrupt_flags`` (IF), ``idle``
+    (the ``idle.IdleSkipper``; ``None`` with ``idle_skip=False``). ``io_handlers``
     maps each I/O address to its ``(read(now), write(value, now))``; a later device (PPU,
     APU) replaces the entries of its registers with ``attach_io``.
 
@@ -93,7 +94,7 @@ class GameBoy:
     """
 
     def __init__(self, cartridge: Cartridge, max_insns: int = 64, render: bool = True,
-                 **machine_options):
+                 idle_skip: bool = True, **machine_options):
         self.cartridge = cartridge
         self.machine = machine = Machine(Sm83Guest(interrupts=True, max_insns=max_insns),
                                          **machine_options)
@@ -118,6 +119,7 @@ class GameBoy:
         self._latches = dict(POST_BOOT_IO)
         self._wire_io()
         self._power_up()
+        self.idle = idle.IdleSkipper(self) if idle_skip else None
 
     # --- I/O ------------------------------------------------------------------------------
 
@@ -230,7 +232,8 @@ class GameBoy:
         Generated code runs up to the next device event (``next_event``), so it stops when
         an interrupt is due; between runs this loop dispatches interrupts and runs the HALT
         bug's fetch with the reference interpreter (``Sm83Guest.step``), skips a halted CPU
-        ahead to the next event (or the end) and wakes it when ``IE & IF`` is non-zero. A
+        ahead to the next event (or the end) and wakes it when ``IE & IF`` is non-zero, and
+        skips the CPU through an idle loop that polls LY, STAT or IF (``idle``). A
         stopped CPU sleeps to the end (joypad wake-up is not wired yet). A store to an I/O
         register that moves the predicted event earlier (starting the timer or a serial
         transfer, writing IF) ends the running code at its next budget check
@@ -260,6 +263,8 @@ class GameBoy:
                 continue
             event = self.next_event()
             stop = end if event is None else min(event, end)
+            if self.idle is not None and self.idle.skip(stop):
+                continue
             result = machine.run(cycles=max(stop - machine.cycles, 1))
             if result.reason == ExitReason.EXCEPTION:
                 return dataclasses.replace(result, cycles=machine.cycles - start)

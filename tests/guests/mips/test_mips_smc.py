@@ -5,7 +5,9 @@ without linking -- and a property test that random interleavings of running, sto
 and invalidating keep the block cache, link table, jump cache, return-stack buffer and code
 bitmap consistent."""
 
+import contextlib
 import ctypes
+import signal
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -350,6 +352,21 @@ steps = st.one_of(
 )
 
 
+@contextlib.contextmanager
+def _watchdog(seconds: int, ops):
+    """Fail with the operations instead of hanging (a clean CI run once spun here, in the
+    run loop, without reproducing since: the failure should name its example)."""
+    def expire(signum, frame):
+        raise AssertionError(f"run did not return within {seconds} s; operations: {ops}")
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+
+
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(steps, min_size=1, max_size=12))
 def test_random_interleavings_keep_the_caches_consistent(ops):
@@ -357,7 +374,8 @@ def test_random_interleavings_keep_the_caches_consistent(ops):
     for op in ops:
         kind = op[0]
         if kind == "run":
-            result = m.run(cycles=op[1])
+            with _watchdog(10, ops):            # a run of <= 400 cycles takes milliseconds
+                result = m.run(cycles=op[1])
             assert result.reason == ExitReason.BUDGET, result
         elif kind == "store":
             m.memory.write(op[1], 4, op[2])

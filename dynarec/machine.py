@@ -383,6 +383,14 @@ class Machine:
         page = self.memory.page_identity(self.guest.code_address(self, pc))
         return RegionKey(pc, page, self.guest.mode(self))
 
+    def _block_cache(self, single: bool, over: bool) -> BlockCache:
+        """The block cache of regions compiled with ``single``/``over`` (``region_at``)."""
+        return (self._step_over if over else self._single_blocks) if single else self.blocks
+
+    def _block_caches(self) -> tuple:
+        """Every block cache: normal, single-instruction, single-instruction over breakpoints."""
+        return (self.blocks, self._single_blocks, self._step_over)
+
     def region_at(self, pc: int, single: bool = False, over: bool = False) -> CachedRegion:
         """The region at ``pc``, compiled on a block-cache miss (see ``compile``).
         ``single``: a region of one guest instruction (or of the smallest unit the guest
@@ -391,7 +399,7 @@ class Machine:
         breakpoint (``step``). Single-instruction regions have block caches of their own and
         are never linked to."""
         key = self.key(pc)
-        cache = (self._step_over if over else self._single_blocks) if single else self.blocks
+        cache = self._block_cache(single, over)
         entry = cache.lookup(key)
         if entry is None and not single:
             entry = self._revalidate(key)
@@ -410,7 +418,7 @@ class Machine:
         t0 = time.perf_counter()
         code_address = self.guest.code_address(self, pc)
         key = RegionKey(pc, self.memory.page_identity(code_address), self.guest.mode(self))
-        cache = (self._step_over if over else self._single_blocks) if single else self.blocks
+        cache = self._block_cache(single, over)
         if cache.lookup(key) is not None:
             self.invalidate(key)                # compiled again: nothing may lead to the old
         module = self.guest.module()
@@ -503,7 +511,7 @@ class Machine:
         # Restore the sites while their bytes are still there: code that is running when a
         # helper flushes then leaves at its next exit instead of chaining into dropped code.
         self._restore(self.links.take_all())
-        for cache in (self.blocks, self._single_blocks, self._step_over):
+        for cache in self._block_caches():
             cache.clear()
         for page in self._code_regions:
             self.memory.set_code(page, 0)
@@ -531,7 +539,7 @@ class Machine:
         the running region's own code stays intact until it exits."""
         self.unlink(key)
         entry = self.blocks.lookup(key)
-        for cache in (self.blocks, self._single_blocks, self._step_over):
+        for cache in self._block_caches():
             dropped = cache.lookup(key)
             if dropped is not None:
                 self._drop(dropped)
@@ -582,7 +590,7 @@ class Machine:
 
     def _drop(self, entry: CachedRegion) -> None:
         """Remove ``entry`` from whichever block cache holds it and clear its code bits."""
-        for cache in (self.blocks, self._single_blocks, self._step_over):
+        for cache in self._block_caches():
             if cache.lookup(entry.key) is entry:
                 cache.remove(entry.key)
         pages = self._lines(entry)

@@ -205,11 +205,14 @@ class Lockstep:
     """Run ``machine`` (its state and memory set up, e.g. by ``Guest.load_program``) in
     lockstep with ``oracle`` (a ``dynarec.oracle.Oracle``); see the module docstring.
 
-    ``run(max_insns=None) -> Report``: from the machine's current state until a halt, a
-    guest exception, a handler error, the first divergence, or -- with ``max_insns`` -- the
-    first region exit at or past that many instructions. Raises ``ValueError`` when the
-    counting pass is disabled or the oracle names a reference the guest state lacks, and
-    whatever ``Machine.run`` raises (``CompileError``, ...).
+    ``run(max_insns=None, cycles=None) -> Report``: from the machine's current state until a
+    halt, a guest exception, a handler error, the first divergence, or -- with ``max_insns``
+    -- the first region exit at or past that many instructions; with ``cycles`` (an
+    embedder's time to its next device event) also the first region exit at or past that
+    many cycles from now, or one for budget (``Machine.end_entry``: the embedder asked for
+    control). Raises ``ValueError`` when the counting pass is disabled or the oracle names
+    a reference the guest state lacks, and whatever ``Machine.run`` raises
+    (``CompileError``, ...).
     """
 
     def __init__(self, machine, oracle):
@@ -240,10 +243,11 @@ class Lockstep:
 
     # --- the run ------------------------------------------------------------------------------
 
-    def run(self, max_insns: Optional[int] = None) -> Report:
+    def run(self, max_insns: Optional[int] = None, cycles: Optional[int] = None) -> Report:
         """Run and compare region after region (see the class docstring)."""
         m = self.machine
         report = Report()
+        end = None if cycles is None else m.cycles + cycles
         t0 = time.perf_counter()
         m.memory.log_accesses(True)
         try:
@@ -252,8 +256,13 @@ class Lockstep:
                 if max_insns is not None and report.insns >= max_insns:
                     report.limit_reached = True
                     break
-                if not self._region(report, None if max_insns is None
-                                    else max_insns - report.insns):
+                bounds = [bound for bound in (
+                    None if max_insns is None else max_insns - report.insns,
+                    None if end is None else end - m.cycles) if bound is not None]
+                if not self._region(report, min(bounds, default=None)):
+                    break
+                if end is not None and (m.cycles >= end
+                                        or report.result.reason == ExitReason.BUDGET):
                     break
         finally:
             m.memory.log_accesses(False)

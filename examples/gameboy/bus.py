@@ -265,7 +265,13 @@ class GameBoy:
             stop = end if event is None else min(event, end)
             if self.idle is not None and self.idle.skip(stop):
                 continue
-            result = machine.run(cycles=max(stop - machine.cycles, 1))
+            result = self.run_code(max(stop - machine.cycles, 1))
             if result.reason == ExitReason.EXCEPTION:
                 return dataclasses.replace(result, cycles=machine.cycles - start)
         return RunResult(ExitReason.BUDGET, machine.pc, machine.cycles - start)
+
+    def run_code(self, cycles: int) -> RunResult:
+        """Run generated code for ``cycles`` M-cycles, or until it stops by itself
+        (``Machine.run``): the one place ``run`` enters it, which a lockstep run replaces
+        (``diff.LockstepGameBoy``)."""
+        return self.machine.run(cycles=cycles)

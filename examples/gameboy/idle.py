@@ -237,24 +237,18 @@ class IdleSkipper:
     def _timeline(self, register: int, now: int, until: int) -> tuple:
         """The values ``register`` reads from M-cycle ``now`` to ``until``: ``(times,
         values)``, each value holding from its time to the next one's. IF changes only at a
-        device event, which ``skip`` never passes; LY and STAT follow the PPU's frame
-        segments (constant with the LCD off)."""
+        device event, which ``skip`` never passes; LY and STAT as the PPU predicts them
+        (``Ppu.peek``, ``Ppu.next_change``: constant with the LCD off)."""
         gameboy = self.gameboy
         if register == IF_ADDRESS:
             gameboy.catch_up(now)
             return [now], [gameboy.interrupt_flags.read()]
         unit = gameboy.ppu
         unit.catch_up(now)
-        times, values = [now], [unit.read(register, now)]
-        if not unit.enabled:
-            return times, values
-        index, start = unit._segment, unit._segment_start()
-        while True:
-            index, start = unit._following(index, start)
-            if start > until:
-                return times, values
-            segment = ppu.SEGMENTS[index]
-            times.append(start)
-            values.append(segment.ly if register == ppu.LY else
-                          ppu.STAT_UNUSED | unit.stat_selects
-                          | (segment.ly == unit.lyc) << 2 | segment.mode)
+        times, values = [now], [unit.peek(register, now)]
+        change = unit.next_change(now)
+        while change is not None and change <= until:
+            times.append(change)
+            values.append(unit.peek(register, change))
+            change = unit.next_change(change)
+        return times, values

@@ -134,8 +134,9 @@ class Ppu:
 
     ``read(address, now)`` / ``write(address, value, now)`` for the registers in
     ``REGISTERS`` (``KeyError`` for another address); ``catch_up(now)``; ``next_event()``;
-    ``next_vblank()``. ``frames``: VBlanks entered so far; ``framebuffer`` (module
-    docstring).
+    ``next_vblank()``; ``peek(address, when)`` and ``next_change(after)``: LY and STAT ahead
+    of time, for a poller that wants to skip ahead (``idle``). ``frames``: VBlanks entered
+    so far; ``framebuffer`` (module docstring).
     """
 
     def __init__(self, request: Callable[[int], None], vram, oam, now: int = 0,
@@ -168,12 +169,44 @@ class Ppu:
     @property
     def mode(self) -> int:
         """The STAT mode (0 with the LCD off)."""
-        return SEGMENTS[self._segment].mode if self.enabled else HBLANK
+        return self._register(STAT, SEGMENTS[self._segment]) & 3
 
     @property
     def ly(self) -> int:
         """LY, the line being drawn (0 with the LCD off; line 153 reads 0 after 1 M-cycle)."""
-        return SEGMENTS[self._segment].ly if self.enabled else 0
+        return self._register(LY, SEGMENTS[self._segment])
+
+    def _register(self, address: int, segment: Segment) -> int:
+        """What LY or STAT (``address``) reads during ``segment`` with the registers as they
+        are (the LCD off: LY 0, mode 0). THE one place STAT's read value is spelled."""
+        ly, mode = (segment.ly, segment.mode) if self.enabled else (0, HBLANK)
+        if address == LY:
+            return ly
+        return STAT_UNUSED | self.stat_selects | (ly == self.lyc) << 2 | mode
+
+    def _segment_at(self, when: int) -> tuple:
+        """The segment M-cycle ``when`` falls in: ``(index in SEGMENTS, the M-cycle it
+        began)``."""
+        position = (when - self._frame_start) % FRAME_CYCLES
+        index = bisect.bisect_right(SEGMENT_STARTS, position) - 1
+        return index, when - position + SEGMENTS[index].start
+
+    def peek(self, address: int, when: int) -> int:
+        """What LY or STAT (``address``; ``KeyError`` for another register) will read at
+        M-cycle ``when`` if no PPU register is written before then -- a prediction: nothing
+        is caught up and no interrupt is requested. ``when`` at or after the last update
+        (``catch_up``, a register access)."""
+        if address not in (LY, STAT):
+            raise KeyError(f"{address:#06x} is not LY or STAT: only they change by themselves")
+        return self._register(address, SEGMENTS[self._segment_at(when)[0]])
+
+    def next_change(self, after: int) -> Optional[int]:
+        """The first M-cycle after ``after`` at which the PPU enters its next segment, where
+        LY or the STAT mode can change (``SEGMENTS``) -- ``None`` with the LCD off, when
+        neither changes by itself. A prediction, as ``peek``."""
+        if not self.enabled:
+            return None
+        return self._following(*self._segment_at(after))[1]
 
     def _stat_source(self, segment: Optional[Segment] = None) -> bool:
         """The STAT interrupt line in ``segment`` (default: the current one)."""
@@ -193,11 +226,6 @@ class Ppu:
             return 0, frame
         return nxt, start - SEGMENTS[index].start + SEGMENTS[nxt].start
 
-    def _segment_start(self) -> int:
-        """The M-cycle the current segment began (the one containing ``_last``)."""
-        position = (self._last - self._frame_start) % FRAME_CYCLES
-        return self._last - position + SEGMENTS[self._segment].start
-
     def catch_up(self, now: int) -> None:
         """Run the mode changes of ``(last update, now]``: interrupts, rendering, frames."""
         if now <= self._last:
@@ -205,7 +233,7 @@ class Ppu:
         if not self.enabled:
             self._last = now
             return
-        index, start = self._following(self._segment, self._segment_start())
+        index, start = self._following(*self._segment_at(self._last))
         while start <= now:
             self._enter(index)
             index, start = self._following(index, start)
@@ -243,7 +271,7 @@ class Ppu:
 
     def _predict(self) -> int:
         line = self._stat_line
-        index, start = self._following(self._segment, self._segment_start())
+        index, start = self._following(*self._segment_at(self._last))
         while True:     # ends within a frame: every frame has a VBlank
             rises = self._stat_source(SEGMENTS[index])
             if index == VBLANK_SEGMENT or rises and not line:
@@ -269,10 +297,8 @@ class Ppu:
     def read(self, address: int, now: int) -> int:
         """Register ``address`` as the CPU reads it at ``now``."""
         self.catch_up(now)
-        if address == STAT:
-            return (STAT_UNUSED | self.stat_selects | (self.ly == self.lyc) << 2 | self.mode)
-        if address == LY:
-            return self.ly
+        if address in (LY, STAT):
+            return self._register(address, SEGMENTS[self._segment])
         return getattr(self, self._field(address))
 
     def write(self, address: int, value: int, now: int) -> None:

@@ -80,6 +80,45 @@ def test_next_event_predicts_vblank_and_stat():
     assert r.ppu.next_event() == (80 + 172) // 4
 
 
+def test_peek_and_next_change_predict_ly_and_stat_without_running():
+    r = Recorder()
+    ppu = r.ppu
+    ppu.write(LYC, 153, 0)
+    # segment boundaries of Pan Docs' line: OAM scan 80 dots, drawing 172, HBlank to 456
+    assert ppu.next_change(0) == 80 // 4
+    assert ppu.next_change(80 // 4) == (80 + 172) // 4
+    assert ppu.next_change((80 + 172) // 4) == LINE
+    assert ppu.next_change(LINE - 1) == LINE
+    assert ppu.next_change(144 * LINE) == 145 * LINE                 # VBlank: whole lines
+    assert ppu.next_change(153 * LINE) == 153 * LINE + 1             # LY=153 lasts 4 dots
+    assert ppu.next_change(153 * LINE + 1) == FRAME
+    assert ppu.peek(LY, 2 * FRAME + 153 * LINE) == 153
+    assert ppu.peek(LY, 2 * FRAME + 153 * LINE + 1) == 0
+    # STAT: bit 7 reads 1, LYC=LY in bit 2, the mode in bits 1..0
+    assert ppu.peek(STAT, 153 * LINE) == 0x80 | 0x04 | 1
+    assert ppu.peek(STAT, 5 * LINE + 30) == 0x80 | 3
+    # a prediction: nothing ran, no interrupt was requested
+    assert r.requests == [] and ppu.frames == 0 and ppu.read(LY, 0) == 0
+    with pytest.raises(KeyError, match="0xff40 is not LY or STAT"):
+        ppu.peek(LCDC, 0)
+
+
+def test_peek_agrees_with_reading_at_the_same_time():
+    predicted, running = Recorder().ppu, Recorder().ppu
+    for ppu in (predicted, running):
+        ppu.write(LYC, 9, 0)
+        ppu.write(STAT, 0x48, 0)
+    times = range(0, FRAME + 2 * LINE, 5)
+    assert [predicted.peek(STAT, t) for t in times] == [running.read(STAT, t) for t in times]
+
+
+def test_nothing_changes_by_itself_with_the_lcd_off():
+    ppu = Recorder().ppu
+    ppu.write(LCDC, 0x11, 100)
+    assert ppu.next_change(100) is None
+    assert ppu.peek(LY, 5000) == 0 and ppu.peek(STAT, 5000) == 0x80 | 0x04   # LYC 0 = LY 0
+
+
 def test_lyc_interrupt_and_coincidence_flag():
     r = Recorder()
     r.ppu.write(LYC, 7, 0)

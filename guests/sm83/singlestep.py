@@ -142,10 +142,7 @@ class SuiteRun:
         cycles = step(state, bus, trace, interrupts=False).cycles
         deviation = DEVIATIONS.get(opcode)
         if deviation is None:
-            problems = _differences(case, state, bus.memory, cycles)
-            if [list(c) for c in trace] != case["cycles"]:
-                problems.append(f"bus cycles {[list(c) for c in trace]}, suite {case['cycles']}")
-            return problems
+            return differences(case, state, bus.memory, cycles, trace)
         problems = _deviating(case, opcode, state, bus.memory, cycles)
         suite_cycles = case["cycles"]
         if [list(c) for c in trace] != suite_cycles[:cycles] or \
@@ -168,7 +165,7 @@ class SuiteRun:
             problems = _deviating(case, opcode, state, memory, cycles)
             expected = ExitReason.HALT
         else:
-            problems = _differences(case, state, memory, cycles)
+            problems = differences(case, state, memory, cycles)
             expected = ExitReason.NEXT
         if run.reason != expected:
             problems.append(f"the region ended with {run}, not {expected.name}")
@@ -184,10 +181,12 @@ def _opcode(case: dict) -> int:
     return CB_PREFIX << 8 | memory[pc + 1 & 0xFFFF] if opcode == CB_PREFIX else opcode
 
 
-def _differences(case: dict, state, memory, cycles: int, ignore=()) -> list:
-    """One line per way ``state`` (registers), ``memory`` (64 KiB) and ``cycles`` differ
-    from the case's final state (registers in ``ignore`` and, for ``"cycles"``, the count
-    left out)."""
+def differences(case: dict, state, memory, cycles: int, trace=None, ignore=()) -> list:
+    """One line per way a run differs from the case's final state: ``state`` (the
+    registers, and ``ei_pending`` against the suite's ``ei``; a dict), ``memory`` (64 KiB,
+    bytes-like) and ``cycles`` (M-cycles) and, given one, the per-M-cycle bus ``trace``
+    (``[address, data, kind]`` per M-cycle). Registers in ``ignore`` and, for ``"cycles"``,
+    the count and the trace are left out."""
     final = case["final"]
     expected = {name: final[name] for name in REGISTERS if name not in ignore}
     expected["ei_pending"] = final.get("ei", 0)
@@ -200,8 +199,11 @@ def _differences(case: dict, state, memory, cycles: int, ignore=()) -> list:
         problems += [f"memory {address:#06x}: {memory[address]:#04x}, suite "
                      f"{want.memory[address]:#04x}" for address in range(RAM_SIZE)
                      if memory[address] != want.memory[address]][:MEMORY_LINES]
-    if "cycles" not in ignore and cycles != len(case["cycles"]):
-        problems.append(f"{cycles} M-cycles, suite {len(case['cycles'])}")
+    if "cycles" not in ignore:
+        if trace is not None and [list(c) for c in trace] != case["cycles"]:
+            problems.append(f"bus cycles {[list(c) for c in trace]}, suite {case['cycles']}")
+        if cycles != len(case["cycles"]):
+            problems.append(f"{cycles} M-cycles, suite {len(case['cycles'])}")
     return problems
 
 
@@ -219,7 +221,7 @@ def _deviating(case: dict, opcode: int, state, memory, cycles: int) -> list:
               ("run mode", state["run_mode"], deviation.run_mode))
     problems += [f"{what} {got}, the deviation says {want}"
                  for what, got, want in checks if got != want]
-    return problems + _differences(case, state, memory, cycles, ignore=("pc", "cycles"))
+    return problems + differences(case, state, memory, cycles, ignore=("pc", "cycles"))
 
 
 class SingleStepTests:

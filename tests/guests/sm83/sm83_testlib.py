@@ -1,7 +1,8 @@
 """Shared helpers of the SM83 tests: the SingleStepTests suite (``../shared/sm83-tests``, 50
-cases per opcode; format and its HALT/STOP deviation in the suite's README) -- its files, its
-cases, what a run did differently from a case's final state -- with runners for the reference
-interpreter and for the JIT on the flat 64 KiB system. Imported by name: pytest puts this
+cases per opcode; format and its HALT/STOP deviation in the suite's README) -- its files and
+cases -- with runners for the reference interpreter and for the JIT on the flat 64 KiB system;
+what a run did differently from a case's final state is ``singlestep.differences``, the
+comparison ``dynarec-diff sm83 FILE.json`` makes. Imported by name: pytest puts this
 directory on ``sys.path``."""
 
 from __future__ import annotations
@@ -14,10 +15,10 @@ import pytest
 
 from dynarec.guests.sm83.decoder import TABLE
 from dynarec.guests.sm83.interpreter import FlatBus, new_state, step
+from dynarec.guests.sm83.singlestep import REGISTERS, differences  # noqa: F401 (re-exported)
 from dynarec.guests.sm83.system import load_state
 
 SUITE = Path(__file__).resolve().parents[4] / "shared" / "sm83-tests"
-REGISTERS = ("pc", "sp", "a", "b", "c", "d", "e", "f", "h", "l", "ime")
 OPCODES = [opcode for opcode, row in TABLE.items() if row.cls != "illegal"]
 
 
@@ -59,33 +60,3 @@ def run_jit(machine, case):
     result = machine.run(max_regions=1)
     return (machine.regs.as_dict(), machine.memory.read_bytes(0, 0x10000),
             machine.cycles - start, result)
-
-
-def expected_memory(case) -> bytearray:
-    memory = FlatBus(case["initial"]["ram"])
-    for address, value in case["final"]["ram"]:
-        memory.write(address, value)
-    return memory.memory
-
-
-def differences(case, state, memory, cycles: int, trace=None, ignore=()) -> list:
-    """What a run did differently from the suite's final state: the registers (and
-    ``ei_pending`` against the suite's ``ei``) but those in ``ignore``, the whole ``memory``
-    (64 KiB, bytes-like) and, unless ``"cycles"`` is in ``ignore``, the M-cycle count and
-    (given a ``trace``) the per-M-cycle bus activity."""
-    final = case["final"]
-    expected = {name: final[name] for name in REGISTERS if name not in ignore}
-    expected["ei_pending"] = final.get("ei", 0)
-    got = {name: state[name] for name in expected}
-    found = [f"{name}: {got[name]:#x}, suite {value:#x}"
-             for name, value in expected.items() if got[name] != value]
-    want = expected_memory(case)
-    if bytes(memory) != bytes(want):
-        found += [f"memory {address:#06x}: {memory[address]:#04x}, suite {want[address]:#04x}"
-                  for address in range(0x10000) if memory[address] != want[address]][:4]
-    if "cycles" not in ignore:
-        if trace is not None and [list(cycle) for cycle in trace] != case["cycles"]:
-            found.append(f"bus cycles {trace}, suite {case['cycles']}")
-        if cycles != len(case["cycles"]):
-            found.append(f"{cycles} M-cycles, suite {len(case['cycles'])}")
-    return found

@@ -45,7 +45,9 @@ class Mapping:
     ``buffer`` is the host memory behind it (a ctypes char array) or ``None`` for pure MMIO;
     ``read``/``write`` are handlers used instead of the buffer for that direction (``None`` with
     a buffer: plain memory; ``None`` without one: fault). ``writable`` False with no write
-    handler makes stores fault (ROM).
+    handler makes stores fault (ROM). ``ends_region``: guest addresses of device registers
+    whose stores end the running region after the storing instruction (a store there can
+    move the embedder's next event: ``AddressSpace.ends_region``).
     """
 
     name: str
@@ -56,6 +58,7 @@ class Mapping:
     write: Optional[WriteHandler] = None
     writable: bool = True
     offset: int = 0     # byte offset into ``buffer`` of guest address ``base`` (bank windows)
+    ends_region: frozenset = frozenset()
 
     @property
     def end(self) -> int:
@@ -138,10 +141,37 @@ class AddressSpace:
         return self.add(Mapping(name, base, len(data), buf, write=write, writable=False))
 
     def map_mmio(self, base: int, size: int, read: Optional[ReadHandler] = None,
-                 write: Optional[WriteHandler] = None, name: str = "mmio") -> Mapping:
+                 write: Optional[WriteHandler] = None, name: str = "mmio",
+                 ends_region=()) -> Mapping:
         """Map device registers: loads call ``read(addr, size)``, stores ``write(addr, size,
-        value)`` (absolute guest addresses, numeric values). A missing handler faults."""
-        return self.add(Mapping(name, base, size, None, read, write, writable=write is not None))
+        value)`` (absolute guest addresses, numeric values). A missing handler faults.
+        ``ends_region``: the registers (guest addresses in the range) a store to which can
+        move the embedder's next event -- starting a timer, raising an interrupt -- so that
+        the region making it must return to the run loop right after the storing
+        instruction (``ends_region``); ``ValueError`` for an address outside the range."""
+        registers = frozenset(ends_region)
+        outside = sorted(a for a in registers if not base <= a < base + size)
+        if outside:
+            raise ValueError(f"mapping {name!r} {base:#x}..{base + size:#x} does not hold "
+                             f"{', '.join(f'{a:#x}' for a in outside)}")
+        return self.add(Mapping(name, base, size, None, read, write, writable=write is not None,
+                                ends_region=registers))
+
+    def ends_region(self, start: int, end: int) -> bool:
+        """True when a store to some guest address in ``[start, end)`` must end the region
+        after its instruction (``map_mmio``'s ``ends_region``). A frontend asks this for the
+        addresses a store can reach as far as it knows them at translation time (one
+        constant address, or a range such as the SM83's FF00+C) and, when True, ends the
+        region after that instruction with an exit to the next one; the embedder's store
+        handler calls ``Machine.end_entry``, so the next region's budget check returns to
+        the run loop. Stores through addresses only known at run time end nothing."""
+        i = max(bisect.bisect_right(self._starts, start) - 1, 0)
+        for m in self.mappings[i:]:
+            if m.base >= end:
+                return False
+            if m.ends_region and any(start <= a < end for a in m.ends_region):
+                return True
+        return False
 
     def on_change(self, listener: Callable[[int, int], None]) -> None:
         """Call ``listener(start, end)`` after every ``add``, ``remove`` and ``rebase``, with

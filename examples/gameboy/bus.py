@@ -48,6 +48,13 @@ IO = (0xFF00, 0x80)
 HRAM_IE = (0xFF80, 0x80)
 DMA = 0xFF46
 DMA_LENGTH = 0xA0
+#: the I/O registers a store to which can move the next interrupt (``next_event``): a region
+#: storing to one of them ends after that instruction (``AddressSpace.ends_region``), so
+#: ``run`` plans again before the new event (the store calls ``Machine.end_entry``)
+MOVES_NEXT_EVENT = (timer.DIV, timer.TIMA, timer.TMA, timer.TAC, devices.SC, IF_ADDRESS,
+                    ppu.LCDC, ppu.STAT, ppu.LYC)
+#: stores after which the interpreter returns to ``run`` (IE too: it may unmask a request)
+ENDS_INTERPRETING = frozenset(MOVES_NEXT_EVENT) | {IE_ADDRESS}
 
 #: DMG CPU registers after the boot ROM (Pan Docs, "Power Up Sequence"); F is Z set, and
 #: H and C set unless the header checksum byte is 00 (``post_boot_f``).
@@ -80,11 +87,13 @@ def post_boot_f(cartridge: Cartridge) -> int:
 class GameBoy:
     """A DMG with ``cartridge`` in it, at its post-boot state.
 
-    ``GameBoy(cartridge, max_insns=64, render=True, idle_skip=True, **machine_options)``:
-    ``machine`` (a ``Machine`` of ``Sm83Guest(interrupts=True, max_insns)``;
-    ``machine_options`` go to ``Machine``), ``mbc``, ``timer``, ``serial``, ``joypad``,
-    ``ppu`` (``render=False``: headless, no framebuffer), ``interrupt_flags`` (IF), ``idle``
-    (the ``idle.IdleSkipper``; ``None`` with ``idle_skip=False``). ``io_handlers``
+    ``GameBoy(cartridge, max_insns=64, render=True, idle_skip=True, interpreter=False,
+    **machine_options)``: ``machine`` (a ``Machine`` of ``Sm83Guest(interrupts=True,
+    max_insns)``; ``machine_options`` go to ``Machine``), ``mbc``, ``timer``, ``serial``,
+    ``joypad``, ``ppu`` (``render=False``: headless, no framebuffer), ``interrupt_flags``
+    (IF), ``idle`` (the ``idle.IdleSkipper``; ``None`` with ``idle_skip=False`` or
+    ``interpreter``). ``interpreter=True`` runs the CPU on the reference interpreter
+    instead of generated code (``run_code``), with the same devices. ``io_handlers``
     maps each I/O address to its ``(read(now), write(value, now))``; a later device (PPU,
     APU) replaces the entries of its registers with ``attach_io``.
 
@@ -94,8 +103,9 @@ class GameBoy:
     """
 
     def __init__(self, cartridge: Cartridge, max_insns: int = 64, render: bool = True,
-                 idle_skip: bool = True, **machine_options):
+                 idle_skip: bool = True, interpreter: bool = False, **machine_options):
         self.cartridge = cartridge
+        self.interpreter = interpreter
         self.machine = machine = Machine(Sm83Guest(interrupts=True, max_insns=max_insns),
                                          **machine_options)
         memory = machine.memory
@@ -113,13 +123,14 @@ class GameBoy:
         self.ppu = ppu.Ppu(request, vram.buffer, oam.buffer, machine.cycles, render=render)
         memory.map_mmio(*UNUSABLE, read=lambda address, size: 0,
                         write=lambda address, size, value: None, name="unusable")
-        memory.map_mmio(*IO, read=self._io_read, write=self._io_write, name="io")
+        memory.map_mmio(*IO, read=self._io_read, write=self._io_write, name="io",
+                        ends_region=MOVES_NEXT_EVENT)
         memory.map_ram(*HRAM_IE, name="hram")
         self.io_handlers: dict = {}
         self._latches = dict(POST_BOOT_IO)
         self._wire_io()
         self._power_up()
-        self.idle = idle.IdleSkipper(self) if idle_skip else None
+        self.idle = idle.IdleSkipper(self) if idle_skip and not interpreter else None
 
     # --- I/O ------------------------------------------------------------------------------
 
@@ -236,7 +247,8 @@ class GameBoy:
         skips the CPU through an idle loop that polls LY, STAT or IF (``idle``). A
         stopped CPU sleeps to the end (joypad wake-up is not wired yet). A store to an I/O
         register that moves the predicted event earlier (starting the timer or a serial
-        transfer, writing IF) ends the running code at its next budget check
+        transfer, writing IF) ends its region after the storing instruction
+        (``MOVES_NEXT_EVENT``) and makes the next budget check leave
         (``Machine.end_entry``), so this loop plans again before that event."""
         machine = self.machine
         regs = machine.regs
@@ -273,5 +285,30 @@ class GameBoy:
     def run_code(self, cycles: int) -> RunResult:
         """Run generated code for ``cycles`` M-cycles, or until it stops by itself
         (``Machine.run``): the one place ``run`` enters it, which a lockstep run replaces
-        (``diff.LockstepGameBoy``)."""
+        (``diff.LockstepGameBoy``). With ``interpreter``, ``interpret`` instead."""
+        if self.interpreter:
+            return self.interpret(cycles)
         return self.machine.run(cycles=cycles)
+
+    def interpret(self, cycles: int) -> RunResult:
+        """Run the reference interpreter (``Sm83Guest.step``, which also dispatches
+        interrupts) for ``cycles`` M-cycles, or until the loop of ``run`` must act: the CPU
+        halted, stopped or locked, or a store to a register that can move the next event
+        (``MOVES_NEXT_EVENT``, IE) -- where generated code would end its region. Returns
+        BUDGET, or EXCEPTION for a lock-up or a fault, as ``Machine.run``; counts
+        ``machine.cycles`` and ``machine.insns`` as generated code does."""
+        machine, regs, guest = self.machine, self.machine.regs, self.machine.guest
+        start = machine.cycles
+        end = start + cycles
+        while machine.cycles < end:
+            step = guest.step(machine)
+            machine.cycles += step.cycles
+            machine.insns += step.retired
+            if step.exception is not None:
+                return RunResult(ExitReason.EXCEPTION, step.exception.pc,
+                                 machine.cycles - start, step.exception.cause,
+                                 fault=step.exception.fault)
+            if regs["run_mode"] != RunMode.RUNNING or any(
+                    address in ENDS_INTERPRETING for address, _, _ in step.stores):
+                break
+        return RunResult(ExitReason.BUDGET, machine.pc, machine.cycles - start)

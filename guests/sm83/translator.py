@@ -6,7 +6,9 @@ branches along their not-taken path, up to an unconditional jump, call, return o
 instruction the run loop must see (HALT, STOP, an illegal opcode; with ``interrupts``, one
 after which IME is set), a backward branch to another pc than the region's (that loop's exit
 belongs to its head's region, as on MIPS), a stop point (``machine.is_stop_point``), a byte
-outside the mapping its first byte came from, or ``max_insns`` instructions. Its IR:
+outside the mapping its first byte came from, a store to a device register that ends regions
+(``AddressSpace.ends_region``, asked for LD/LDH to a constant address and LDH (C),A's
+FF00-FFFF), or ``max_insns`` instructions. Its IR:
 
 * The entry block checks, before any instruction, the slots no instruction but EI, HALT,
   STOP and an illegal opcode sets: ``ei_pending | halt_bug | run_mode``. All zero (always, on
@@ -87,19 +89,23 @@ class Emitter:
     IME is set after it (unless ``insn`` is DI). ``sets_ime``: ``insn`` sets IME itself
     (RETI)."""
 
-    def __init__(self, region: Region, module: Module, interrupts: bool):
+    def __init__(self, region: Region, module: Module, interrupts: bool, memory):
         self.b = Builder(region, module)
         self.interrupts = interrupts
+        self.memory = memory
         self.insn: Optional[Insn] = None
         self.enable_ime = False
         self.sets_ime = False
+        self.ends_region = False        # the instruction stores to a register that ends regions
         self._pending: dict = {}        # slot -> Value: the instruction's held-back writes
+        self._reach: dict = {}          # address Value -> (start, end) it lies in, if known
 
     def start(self, insn: Insn, enable_ime: bool) -> None:
         """Begin ``insn``: its ``insn_start`` (not-taken cost for conditional branches)."""
         self.insn = insn
         self.enable_ime = enable_ime
         self.sets_ime = False
+        self.ends_region = False
         row = insn.row
         cost = row.cycles if row.cycles_not_taken is None else row.cycles_not_taken
         self.b.insn_start(pc=insn.pc, cost=cost)
@@ -231,11 +237,14 @@ class Emitter:
             self.set_pair("HL", step(hl, self.const(1, I16)))
             return hl
         if token == "(C)":
-            return self.or_(self.const(0xFF00, I16), self.b.zext(I16, self.reg("C")))
-        if token == "(a8)":
-            return self.const(0xFF00 | self.insn.imm, I16)
-        if token == "(a16)":
-            return self.const(self.insn.imm, I16)
+            address = self.or_(self.const(0xFF00, I16), self.b.zext(I16, self.reg("C")))
+            self._reach[address] = (0xFF00, 0x10000)
+            return address
+        if token in ("(a8)", "(a16)"):
+            value = self.insn.imm | (0xFF00 if token == "(a8)" else 0)
+            address = self.const(value, I16)
+            self._reach[address] = (value, value + 1)
+            return address
         return self.pair(token[1:-1])
 
     def operand(self, token: str) -> "Operand":
@@ -249,6 +258,11 @@ class Emitter:
         return self.b.load(I8, address)
 
     def store(self, address: Value, v: Value) -> None:
+        """An 8-bit store; one that can reach a register ending regions
+        (``AddressSpace.ends_region``) sets ``ends_region``."""
+        reach = self._reach.get(address)
+        if reach is not None and self.memory.ends_region(*reach):
+            self.ends_region = True
         self.b.store(address, v)
 
     def push(self, high: Value, low: Value) -> None:
@@ -346,7 +360,7 @@ def translate_region(machine, pc: int, module: Module, interrupts: bool, max_ins
     ``GuestFault`` if the first instruction is not all mapped."""
     fetch(machine.memory, pc)                       # a fault here is the run's to report
     region = module.add(Region(f"sm83_{pc:04x}", pc=pc, attrs=dict(region_attrs)))
-    e = Emitter(region, module, interrupts)
+    e = Emitter(region, module, interrupts, machine.memory)
     main, after_ei = _entry(e, pc)
     _run(e, machine, pc, after_ei, enable_ime=True, max_insns=1, loop_head=None)
     _run(e, machine, pc, main, enable_ime=False, max_insns=max_insns,
@@ -408,6 +422,9 @@ def _run(e: Emitter, machine, pc: int, block: Block, enable_ime: bool, max_insns
             return
         if e.interrupts and e.ime_rises:
             e.exit(insn.next_pc, "halt")
+            return
+        if e.ends_region:
+            e.exit(insn.next_pc, "jump")
             return
         e.end()
         enable_ime = insn.row.op == "EI" and not enable_ime

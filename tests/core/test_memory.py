@@ -122,3 +122,21 @@ def test_logging_sends_every_store_to_the_slow_path_and_records_device_reads():
     assert s.store_log == [(0x10, 2, 0x2345)] and s.read_log == [(0x300, 1, 0x42)]
     s.log_accesses(False)
     assert entry(s, 0x100, write=True) == ram.host_address + 0x100 and s.store_log is None
+
+
+def test_ends_region_names_the_registers_whose_stores_end_a_region():
+    space = AddressSpace(addr_bits=16, page_bits=8)
+    space.map_ram(0x0000, 0x100)
+    space.map_mmio(0xFF00, 0x80, read=lambda a, n: 0, write=lambda a, n, v: None,
+                   ends_region={0xFF07, 0xFF0F})
+    assert space.ends_region(0xFF07, 0xFF08)
+    assert not space.ends_region(0xFF06, 0xFF07)
+    assert space.ends_region(0xFF00, 0x10000)          # a store that may reach any of them
+    assert not space.ends_region(0x0000, 0x100)        # plain RAM
+    assert not space.ends_region(0xFF10, 0x10000)
+
+
+def test_ends_region_outside_the_mapping_is_refused():
+    space = AddressSpace(addr_bits=16, page_bits=8)
+    with pytest.raises(ValueError, match="0xff80"):
+        space.map_mmio(0xFF00, 0x80, write=lambda a, n, v: None, ends_region={0xFF80})

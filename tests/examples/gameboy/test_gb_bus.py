@@ -89,3 +89,31 @@ def test_illegal_opcode_locks_the_cpu():
     assert result.reason == ExitReason.EXCEPTION and result.cause == TRAP_LOCKED
     assert result.pc == 0x101
     assert gb.run(100).pc == 0x101             # stays locked
+
+
+def _timer_race_rom() -> bytes:
+    """Starts the timer one tick before TIMA overflows, then counts INC B in straight-line
+    code until the timer interrupt's handler (0050) stores B at C000 and stops."""
+    start = [0x3E, 0xFF, 0xE0, 0x05,          # LD A,FF; LDH (TIMA),A
+             0x3E, 0x04, 0xEA, 0xFF, 0xFF,    # LD A,04; LD (IE),A: the timer interrupt
+             0xAF, 0xE0, 0x0F,                # XOR A; LDH (IF),A
+             0x06, 0x00, 0xFB, 0x00,          # LD B,0; EI; NOP
+             0x3E, 0x05, 0xE0, 0x07]          # LD A,05; LDH (TAC),A: on, 16 clocks a tick
+    code = start + [0x04] * 48 + [0x76]       # INC B x 48; HALT
+    handler = [0x78, 0xEA, 0x00, 0xC0, 0xF3, 0x76]   # LD A,B; LD (C000),A; DI; HALT
+    image = bytearray(make_rom(bytes(code)))
+    image[0x50:0x50 + len(handler)] = bytes(handler)
+    return bytes(image)
+
+
+def test_a_store_starting_the_timer_ends_the_region_so_its_interrupt_is_on_time():
+    # TAC=05 makes TIMA overflow within 4 M-cycles of the store (Pan Docs, "Timer and
+    # Divider Registers"): the interrupt must come after a few INC B, as on the reference
+    # interpreter -- not after the rest of the region the store was in
+    counts = {}
+    for interpreter in (False, True):
+        gb = GameBoy(Cartridge.parse(_timer_race_rom()), render=False, interpreter=interpreter)
+        gb.run(2_000)
+        counts[interpreter] = gb.machine.memory.read(0xC000, 1)
+    assert counts[False] == counts[True]
+    assert 0 < counts[True] < 8

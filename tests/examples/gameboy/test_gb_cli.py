@@ -1,11 +1,11 @@
-"""``dynarec-gameboy``: exit statuses and messages, --serial, --screenshot, --stats."""
+"""``dynarec-gameboy``: exit statuses and messages, --serial, --screenshot, --stats,
+--interpreter, --window (with SDL's dummy video driver)."""
 
-import struct
-import zlib
-
+import pytest
 from gb_romlib import make_rom
+from PIL import Image
 
-from dynarec_gameboy.cli import main, png_bytes
+from dynarec_gameboy.cli import frame_image, main
 
 # LD A,'O'; LDH (01),A; LD A,81; LDH (02),A; wait: LDH A,(02); BIT 7,A; JR NZ,wait;
 # the same for 'K'; JR $
@@ -92,29 +92,19 @@ def test_stats_table_on_stderr(tmp_path, capsys):
     assert vblank <= int(cycles.split()[-1].replace(",", "")) < vblank + 3
 
 
-def decode_png(data):
-    """A minimal reader for the 8-bit greyscale, filter-0 PNGs the command writes."""
-    assert data[:8] == b"\x89PNG\r\n\x1a\n"
-    pos, chunks = 8, {}
-    while pos < len(data):
-        length, kind = struct.unpack(">I4s", data[pos:pos + 8])
-        body = data[pos + 8:pos + 8 + length]
-        assert struct.unpack(">I", data[pos + 8 + length:pos + 12 + length])[0] == \
-            zlib.crc32(kind + body)
-        chunks[kind] = chunks.get(kind, b"") + body
-        pos += 12 + length
-    width, height, depth, colour, *_ = struct.unpack(">IIBBBBB", chunks[b"IHDR"])
-    assert (depth, colour) == (8, 0) and b"IEND" in chunks
-    raw = zlib.decompress(chunks[b"IDAT"])
-    rows = [raw[y * (width + 1):(y + 1) * (width + 1)] for y in range(height)]
-    assert all(row[0] == 0 for row in rows)
-    return width, height, [row[1:] for row in rows]
+def read_png(path):
+    """The PNG at ``path`` as (width, height, rows of grey levels), read with Pillow."""
+    with Image.open(path) as image:
+        assert (image.format, image.mode) == ("PNG", "L")
+        data = image.tobytes()
+        width, height = image.size
+    return width, height, [data[y * width:(y + 1) * width] for y in range(height)]
 
 
-def test_png_of_known_shades():
-    width, height, rows = decode_png(png_bytes(bytes([0, 1, 2, 3, 3, 2]), 3, 2))
-    assert (width, height) == (3, 2)
-    assert rows == [bytes([255, 170, 85]), bytes([0, 0, 85])]
+def test_frame_image_maps_the_four_shades_to_grey_levels():
+    image = frame_image(bytes([0, 1, 2, 3, 3, 2]), 3, 2)
+    assert image.size == (3, 2)
+    assert image.tobytes() == bytes([255, 170, 85, 0, 0, 85])
 
 
 def test_screenshot(tmp_path, capsys):
@@ -122,6 +112,32 @@ def test_screenshot(tmp_path, capsys):
     rom = write_rom(tmp_path, make_rom(bytes([0x3E, 0x03, 0xE0, 0x47, 0x18, 0xFE])))
     shot = tmp_path / "out.png"
     assert run(capsys, rom, "--frames", 2, "--screenshot", shot)[0] == 0
-    width, height, rows = decode_png(shot.read_bytes())
+    width, height, rows = read_png(shot)
     assert (width, height) == (160, 144)
     assert rows == [bytes(160)] * 144
+
+
+def test_interpreter_sends_the_same_serial_output(tmp_path, capsys):
+    rom = write_rom(tmp_path, make_rom(bytes(SEND_OK)))
+    assert run(capsys, rom, "--frames", 2, "--serial", "--interpreter")[:2] == (0, "OK")
+
+
+def test_frames_are_required_without_a_window(tmp_path, capsys):
+    rom = write_rom(tmp_path, make_rom(bytes(SEND_OK)))
+    status, _, err = run(capsys, rom)
+    assert status == 2 and "--frames" in err
+
+
+def test_window_shows_frames_and_feeds_keys_to_the_joypad(tmp_path, monkeypatch):
+    pygame = pytest.importorskip("pygame")
+    monkeypatch.setenv("SDL_VIDEODRIVER", "dummy")
+    from dynarec_gameboy import Cartridge, GameBoy
+    from dynarec_gameboy.window import Window
+    gb = GameBoy(Cartridge.parse(make_rom(bytes([0x18, 0xFE]))))      # JR $
+    window = Window(gb, scale=2)
+    assert pygame.display.get_surface().get_size() == (320, 288)
+    pygame.event.post(pygame.event.Event(pygame.KEYDOWN, key=pygame.K_RETURN))
+    gb.joypad.write(0x10)                      # select the buttons
+    result = window.run(frames=3)
+    assert result.reason.name == "BUDGET" and gb.ppu.frames == 3
+    assert gb.joypad.pressed == {"start"} and gb.joypad.read() & 0x08 == 0

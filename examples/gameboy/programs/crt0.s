@@ -4,12 +4,61 @@
 ;; which makebin -Z fills in (0104-014F). _start disables interrupts, puts the stack at the
 ;; top of WRAM (DFFF down), zeroes _DATA (sdcc's uninitialised globals), copies
 ;; _INITIALIZER to _INITIALIZED (initialised globals), calls main and then halts for ever
-;; with interrupts off (_halt): nothing can wake the CPU, so the run ends there.
+;; with interrupts off and IE clear (_halt): nothing can wake the CPU, so the run ends there.
+;;
+;; Interrupts (Pan Docs, "Interrupts"): each vector (0040 VBlank, 0048 STAT, 0050 Timer,
+;; 0058 Serial, 0060 Joypad) saves HL and jumps to isr_common with HL pointing at its entry
+;; of _rt_isr_table (hw.h: five C function pointers in WRAM, zeroed by _start, so an
+;; interrupt nobody asked for just returns). isr_common saves AF, BC and DE (sdcc's SM83
+;; code preserves no register across a call), calls the handler if there is one and
+;; returns with RETI. A handler runs with IME clear.
 
         .module crt0
         .globl  _main
+        .globl  _rt_isr_table
 
         .area   _HEADER (ABS)
+
+        .org    0x40
+        push    hl
+        ld      hl, #_rt_isr_table + 0
+        jp      isr_common
+        .org    0x48
+        push    hl
+        ld      hl, #_rt_isr_table + 2
+        jp      isr_common
+        .org    0x50
+        push    hl
+        ld      hl, #_rt_isr_table + 4
+        jp      isr_common
+        .org    0x58
+        push    hl
+        ld      hl, #_rt_isr_table + 6
+        jp      isr_common
+        .org    0x60
+        push    hl
+        ld      hl, #_rt_isr_table + 8
+        jp      isr_common
+
+isr_common:
+        push    af
+        push    bc
+        push    de
+        ld      a, (hl+)
+        ld      h, (hl)
+        ld      l, a
+        or      a, h
+        jr      Z, isr_done
+        call    call_hl
+isr_done:
+        pop     de
+        pop     bc
+        pop     af
+        pop     hl
+        reti
+call_hl:
+        jp      (hl)
+
         .org    0x100
         nop
         jp      _start
@@ -50,6 +99,9 @@ copy:
 copied:
 
         call    _main
+        di
+        xor     a, a
+        ldh     (0xFF), a               ; IE = 0
 _halt::
         halt
         jr      _halt
@@ -62,6 +114,8 @@ _halt::
         .area   _GSFINAL
 
         .area   _DATA
+_rt_isr_table::
+        .ds     10
         .area   _INITIALIZED
         .area   _BSEG
         .area   _BSS

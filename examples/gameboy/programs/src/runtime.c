@@ -3,13 +3,12 @@
  *
  * Pan Docs, "Serial Data Transfer (Link Cable)": write the byte to SB (FF01), start a
  * transfer on the internal clock by writing 0x81 to SC (FF02), and the transfer is over
- * when SC bit 7 reads 0 again. Interrupts are off, so the serial interrupt it requests is
- * never taken.
+ * when SC bit 7 reads 0 again. The serial interrupt each transfer requests is only taken
+ * by a program that enables it (interrupts.c, with a handler through hw.h). Also the
+ * checks the hardware tests print (hw.h).
  */
+#include "hw.h"
 #include "runtime.h"
-
-#define SB (*(volatile uint8_t *)0xFF01)
-#define SC (*(volatile uint8_t *)0xFF02)
 
 static const char digits[] = "0123456789abcdef";
 
@@ -92,4 +91,46 @@ void rt_print_kv_u32(const char *label, uint32_t v)
     rt_putc('=');
     rt_print_u32(v);
     rt_putc('\n');
+}
+
+static void print_hex_value(uint16_t v)
+{
+    print_hex(v, v < 0x100 ? 2 : 4);
+}
+
+void rt_check(const char *label, uint16_t got, uint16_t want)
+{
+    rt_print(label);
+    rt_putc('=');
+    print_hex_value(got);
+    if (got == want) {
+        rt_print(" ok\n");
+    } else {
+        rt_print(" FAIL want=");
+        print_hex_value(want);
+        rt_putc('\n');
+    }
+}
+
+static void print_range(uint16_t lo, uint16_t hi)
+{
+    rt_print_u16(lo);
+    rt_print("..");
+    rt_print_u16(hi);
+}
+
+void rt_check_range(const char *label, uint16_t got, uint16_t lo, uint16_t hi)
+{
+    rt_print(label);
+    if (lo <= got && got <= hi) {
+        rt_print(" in ");
+        print_range(lo, hi);
+        rt_print(" ok\n");
+    } else {
+        rt_putc('=');
+        rt_print_u16(got);
+        rt_print(" FAIL want ");
+        print_range(lo, hi);
+        rt_putc('\n');
+    }
 }

@@ -83,10 +83,15 @@ class Registers:
 
     def __init__(self, machine: "Machine"):
         self._m = machine
+        self._refs: dict = {}           # ref -> (context offset, Type): run loops ask often
 
     def _addr(self, ref: str):
-        layout = self._m.guest.state
-        return ctxabi.GUEST_STATE_OFFSET + layout.offset(ref), layout.type(ref)
+        found = self._refs.get(ref)
+        if found is None:
+            layout = self._m.guest.state
+            found = self._refs[ref] = (ctxabi.GUEST_STATE_OFFSET + layout.offset(ref),
+                                       layout.type(ref))
+        return found
 
     def raw(self, ref: str) -> int:
         off, t = self._addr(ref)
@@ -98,7 +103,7 @@ class Registers:
 
     def __getitem__(self, ref: str):
         off, t = self._addr(ref)
-        bits = self.raw(ref)
+        bits = int.from_bytes(self._m._ctx_buf[off:off + t.bytes], "little") & t.mask
         if t.is_float:
             return struct.unpack(_FLOAT_FMT[t.bits], bits.to_bytes(t.bytes, "little"))[0]
         return bits
@@ -734,21 +739,26 @@ class Machine:
     # --- running --------------------------------------------------------------------------
 
     def run(self, cycles: Optional[int] = None, *, errors: str = "raise",
-            max_regions: Optional[int] = None) -> RunResult:
+            max_regions: Optional[int] = None, exact: bool = True) -> RunResult:
         """Run for ``cycles`` guest cycles (``None``: until HALT, BREAKPOINT, an exception or
         an error). Returns a ``RunResult``. A Python exception raised by a helper or MMIO
         handler is re-raised unchanged (``errors="return"``: returned as an ERROR result); in
         both cases the guest state is that at the start of the instruction that called it.
         ``max_regions``: also stop (reason NEXT) after that many regions have run; regions
-        are not chained then (every exit returns to the run loop, see ``set_chaining``)."""
-        return self._run(cycles, errors, max_regions)
+        are not chained then (every exit returns to the run loop, see ``set_chaining``).
+        ``exact=False``: the run may stop past ``cycles`` (and scheduled events fire late)
+        by up to one region or loop iteration, always at a budget check -- a region's start
+        -- instead of going on instruction by instruction up to it: for an embedder whose
+        next event nothing in the guest can observe the exact time of (an interrupt the CPU
+        has masked), so a later run starts where a region does."""
+        return self._run(cycles, errors, max_regions, exact=exact)
 
     def _run(self, cycles: Optional[int], errors: str, max_regions: Optional[int],
-             step: bool = False) -> RunResult:
+             step: bool = False, exact: bool = True) -> RunResult:
         if errors not in ("raise", "return"):
             raise ValueError("errors must be 'raise' or 'return'")
         try:
-            return run_loop(self, cycles, errors, max_regions, step)
+            return run_loop(self, cycles, errors, max_regions, step, exact)
         finally:
             self.stats["slow_memory_accesses"] = self.memory.slow_accesses
             header = self.context

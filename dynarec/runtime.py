@@ -73,7 +73,8 @@ class CodeModified(Exception):
 
 
 def run_loop(m, cycles: Optional[int], errors: str = "raise",
-             max_regions: Optional[int] = None, step: bool = False) -> RunResult:
+             max_regions: Optional[int] = None, step: bool = False,
+             exact: bool = True) -> RunResult:
     """Run machine ``m`` for ``cycles`` guest cycles (``None``: until it stops by itself).
 
     Stops at the first of: the cycle target (BUDGET), a HALT or BREAKPOINT exit, a guest
@@ -82,7 +83,9 @@ def run_loop(m, cycles: Optional[int], errors: str = "raise",
     budget left cannot cover a region's next stretch (its ``check_budget`` exits before
     running anything), the loop goes on with single-instruction regions
     (``Machine.region_at(single=True)``) up to the event; only an instruction that alone
-    costs more than the budget left overruns it. A run that starts at a breakpoint first
+    costs more than the budget left overruns it. With ``exact=False`` the loop instead
+    grants the refused stretch its cost (the check's ``exit_info``) once, so the run stops at
+    the next budget check past the target. A run that starts at a breakpoint first
     runs that instruction (steps over it). ``step``: the first entry runs one instruction
     (a single-instruction region), breakpoint or not (``Machine.step``).
     Scheduled events fire at region boundaries once their time has come. With
@@ -173,9 +176,10 @@ def run_loop(m, cycles: Optional[int], errors: str = "raise",
                 # more runs anyway (exit_info holds its cost), so every run makes progress.
                 if target is not None and m.cycles >= target:
                     return RunResult(ExitReason.BUDGET, m.pc, m.cycles - start)
-                if single:
+                if single or not exact:
                     force = max(int(ctx.exit_info), 1)
-                single_until = stop
+                if exact:
+                    single_until = stop
                 if max_regions is not None:
                     max_regions += 1             # that entry ran nothing: run it again
             continue

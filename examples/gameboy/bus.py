@@ -277,18 +277,22 @@ class GameBoy:
             stop = end if event is None else min(event, end)
             if self.idle is not None and self.idle.skip(stop):
                 continue
-            result = self.run_code(max(stop - machine.cycles, 1))
+            # stopping exactly at the event matters only if its interrupt can be taken
+            # then; with IME clear the devices' lazy catch-up shows the CPU the same thing,
+            # and an inexact run ends where a region starts (no region compiled mid-loop)
+            result = self.run_code(max(stop - machine.cycles, 1), exact=bool(regs["ime"]))
             if result.reason == ExitReason.EXCEPTION:
                 return dataclasses.replace(result, cycles=machine.cycles - start)
         return RunResult(ExitReason.BUDGET, machine.pc, machine.cycles - start)
 
-    def run_code(self, cycles: int) -> RunResult:
+    def run_code(self, cycles: int, exact: bool = True) -> RunResult:
         """Run generated code for ``cycles`` M-cycles, or until it stops by itself
-        (``Machine.run``): the one place ``run`` enters it, which a lockstep run replaces
+        (``Machine.run``; ``exact=False``: it may stop a region or loop iteration later):
+        the one place ``run`` enters it, which a lockstep run replaces
         (``diff.LockstepGameBoy``). With ``interpreter``, ``interpret`` instead."""
         if self.interpreter:
             return self.interpret(cycles)
-        return self.machine.run(cycles=cycles)
+        return self.machine.run(cycles=cycles, exact=exact)
 
     def interpret(self, cycles: int) -> RunResult:
         """Run the reference interpreter (``Sm83Guest.step``, which also dispatches

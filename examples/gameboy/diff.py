@@ -193,8 +193,9 @@ class LockstepGameBoy(GameBoy):
         self._max_insns: Optional[int] = None
         self._vblank: Optional[int] = None      # the VBlank whose memory is still to compare
 
-    def run_code(self, cycles: int) -> RunResult:
-        """One stretch in lockstep: ``Lockstep.run`` for ``cycles``; its counts go into
+    def run_code(self, cycles: int, exact: bool = True) -> RunResult:
+        """One stretch in lockstep: ``Lockstep.run`` for ``cycles`` (which stops at the
+        first region exit past them, whatever ``exact``); its counts go into
         ``report``; the first stretch to reach a VBlank compares memory. Raises ``_Stop``
         at a divergence, a handler error or the limit."""
         report = self.report

@@ -1,14 +1,17 @@
-"""Idle-loop skipping: a loop that only polls LY, STAT or IF jumps ahead instead of spinning.
+"""Idle-loop skipping: a loop that only polls LY, STAT, IF or SC jumps ahead instead of
+spinning.
 
 Games wait for the PPU or an interrupt with loops such as ``wait: LDH A,(44); CP 90;
-JR NZ,wait`` or ``LDH A,(41); AND 3; JR NZ,wait``. Such a loop does nothing but read one I/O
+JR NZ,wait`` or ``LDH A,(41); AND 3; JR NZ,wait``; a program sending over the serial port
+waits for the transfer with ``LDH A,(02); RLCA; JR C,wait``. Such a loop does nothing but read one I/O
 register: every iteration that reads the same value does the same thing. ``match_loop``
 recognises it from its bytes with the decoder table (``dynarec.guests.sm83.decoder``), in this
 shape only:
 
-1. the head loads A from LY (FF44), STAT (FF41) or IF (FF0F): ``LDH A,(a8)`` or ``LD A,(a16)``;
+1. the head loads A from LY (FF44), STAT (FF41), IF (FF0F) or SC (FF02): ``LDH A,(a8)`` or
+   ``LD A,(a16)``;
 2. then up to ``MAX_OPS`` of ``AND``/``OR``/``XOR``/``CP``/``SUB`` with an immediate, with A
-   or with B, C, D, E, H, L (which the loop never writes), and ``BIT b,A``;
+   or with B, C, D, E, H, L (which the loop never writes), ``BIT b,A``, ``RLCA`` and ``RRCA``;
 3. then a conditional ``JR``/``JP`` back to the head, on a flag step 2 writes.
 
 So the body stores nothing, writes only A and F, reads A and the tested flag only after
@@ -17,7 +20,7 @@ is a function of the value read (``IdleLoop.iterate``).
 
 ``IdleSkipper.skip(stop)`` runs between entries into generated code with the CPU at a loop
 head. It predicts the value every future iteration reads (LY and STAT from the PPU's frame
-timeline, IF constant until the next device event) and skips the whole iterations that
+timeline, IF and SC constant until the next device event) and skips the whole iterations that
 branch back and end by ``stop`` (the next device event or the end of the run): the cycle
 count moves by a multiple of the iteration's cost, A and F become what the last skipped
 iteration leaves, and the first iteration that would exit, or would end past ``stop``, runs
@@ -28,28 +31,33 @@ the first instruction of the iteration. A breakpoint at each loop head found
 loop, makes generated code return to the run loop on reaching it.
 
 Instruction semantics and costs: the decoder table (gbdev optables); flag results of AND, OR,
-XOR, CP, SUB and BIT: Pan Docs, "CPU Instruction Set" / gbz80(7).
+XOR, CP, SUB, BIT, RLCA and RRCA: Pan Docs, "CPU Instruction Set" / gbz80(7).
 """
 
 from __future__ import annotations
 
 import bisect
+import functools
 from dataclasses import dataclass
 from typing import Optional
 
 from dynarec.guests.sm83.arch import FLAG_C, FLAG_H, FLAG_N, FLAG_Z, IF_ADDRESS, RunMode
 from dynarec.guests.sm83.decoder import Insn, decode
 
-from . import ppu
+from . import devices, ppu
 
 #: The registers a skippable loop may poll.
-POLLED = (ppu.LY, ppu.STAT, IF_ADDRESS)
+POLLED = (ppu.LY, ppu.STAT, IF_ADDRESS, devices.SC)
+#: The polled registers that change only at a device event (``bus.GameBoy.next_event``).
+CHANGE_AT_EVENTS = (IF_ADDRESS, devices.SC)
 #: Most ALU/BIT instructions between the load and the branch.
 MAX_OPS = 6
 ALU_IDLE_OPS = ("AND", "OR", "XOR", "CP", "SUB")
 #: ALU operands besides immediates: A itself, and registers the loop never writes
 ALU_IDLE_OPERANDS = ("A", "B", "C", "D", "E", "H", "L")
 LONGEST_INSN = 3
+#: the most bytes a loop spans: its head is at most this far before any of its instructions
+LOOP_REACH = LONGEST_INSN * (MAX_OPS + 2)
 IO_START, IO_END = 0xFF00, 0xFF80
 STAT_COUNTER = ("idle_loops_skipped", "idle loops skipped")
 #: the flag each branch condition tests, and whether it branches when the flag is set
@@ -94,6 +102,11 @@ class IdleLoop:
             row = op.row
             if row.op == "BIT":
                 f = f & FLAG_C | FLAG_H | (0 if a >> row.bit & 1 else FLAG_Z)
+                continue
+            if row.op in ("RLCA", "RRCA"):                      # Z, N, H cleared
+                carry = a >> 7 if row.op == "RLCA" else a & 1
+                a = (a << 1 | carry) & 0xFF if row.op == "RLCA" else a >> 1 | carry << 7
+                f = FLAG_C if carry else 0
                 continue
             source = row.operands[-1]
             operand = op.imm if row.imm else a if source == "A" else regs[source.lower()]
@@ -149,10 +162,23 @@ def match_loop(code: bytes, head: int) -> Optional[IdleLoop]:
     return None
 
 
+@functools.lru_cache(maxsize=4096)
+def _loop_around(start: int, code: bytes, pc: int) -> Optional[IdleLoop]:
+    """The ``IdleLoop`` in ``code`` (the bytes from ``start``) one of whose instructions is
+    at ``pc``, or ``None``."""
+    for head in range(pc, start - 1, -1):
+        loop = match_loop(code[head - start:], head)
+        if loop is not None and pc in loop.pcs:
+            return loop
+    return None
+
+
 def _idle_op(row) -> bool:
     """True for the instructions a polling loop may run between its load and its branch."""
     if row.op == "BIT":
         return row.operands[1] == "A"
+    if row.op in ("RLCA", "RRCA"):
+        return True
     return (row.op in ALU_IDLE_OPS and row.cls == "alu"
             and (row.imm == "n8" or row.operands[-1] in ALU_IDLE_OPERANDS))
 
@@ -170,19 +196,24 @@ class IdleSkipper:
     def loop_at(self, pc: int) -> Optional[IdleLoop]:
         """The ``IdleLoop`` at ``pc`` in memory as it is now, or ``None`` (also for code in
         the I/O registers, which are never read here: reading them has effects)."""
-        if not 0 <= pc <= 0xFFFF or IO_START <= pc < IO_END:
-            return None
-        end = IO_START if pc < IO_START else 0x10000
-        length = min(LONGEST_INSN * (MAX_OPS + 2), end - pc)
-        return match_loop(self.gameboy.machine.memory.read_bytes(pc, length), pc)
+        window = self._window(pc, pc)
+        return None if window is None else match_loop(window[1], pc)
 
     def loop_around(self, pc: int) -> Optional[IdleLoop]:
-        """The ``IdleLoop`` one of whose instructions is at ``pc``, or ``None``."""
-        for head in range(pc, pc - LONGEST_INSN * (MAX_OPS + 2), -1):
-            loop = self.loop_at(head)
-            if loop is not None and pc in loop.pcs:
-                return loop
-        return None
+        """The ``IdleLoop`` one of whose instructions is at ``pc``, or ``None``: from one
+        read of the bytes around ``pc`` (the run loop asks at every visit)."""
+        window = self._window(pc - LOOP_REACH + 1, pc)
+        return None if window is None else _loop_around(*window, pc)
+
+    def _window(self, low: int, pc: int) -> Optional[tuple]:
+        """``(start, bytes)``: memory from ``low`` (or the start of ``pc``'s side of the I/O
+        registers) to ``LOOP_REACH`` bytes past ``pc`` (or the I/O registers); ``None``
+        for a ``pc`` outside memory or in the I/O registers."""
+        if not 0 <= pc <= 0xFFFF or IO_START <= pc < IO_END:
+            return None
+        start, end = (0, IO_START) if pc < IO_START else (IO_END, 0x10000)
+        low, high = max(low, start), min(pc + LOOP_REACH, end)
+        return low, self.gameboy.machine.memory.read_bytes(low, high - low)
 
     def skip(self, stop: int) -> bool:
         """With the CPU running (not halted, no EI pending) at a loop head, skip the whole
@@ -236,13 +267,13 @@ class IdleSkipper:
 
     def _timeline(self, register: int, now: int, until: int) -> tuple:
         """The values ``register`` reads from M-cycle ``now`` to ``until``: ``(times,
-        values)``, each value holding from its time to the next one's. IF changes only at a
-        device event, which ``skip`` never passes; LY and STAT as the PPU predicts them
+        values)``, each value holding from its time to the next one's. IF and SC change only
+        at a device event, which ``skip`` never passes; LY and STAT as the PPU predicts them
         (``Ppu.peek``, ``Ppu.next_change``: constant with the LCD off)."""
         gameboy = self.gameboy
-        if register == IF_ADDRESS:
+        if register in CHANGE_AT_EVENTS:
             gameboy.catch_up(now)
-            return [now], [gameboy.interrupt_flags.read()]
+            return [now], [gameboy.io_handlers[register][0](now)]
         unit = gameboy.ppu
         unit.catch_up(now)
         times, values = [now], [unit.peek(register, now)]

@@ -233,10 +233,29 @@ class Ppu:
         if not self.enabled:
             self._last = now
             return
+        if not self.render and not self.stat_selects:
+            self._skip_to(now)
+            return
         index, start = self._following(*self._segment_at(self._last))
         while start <= now:
             self._enter(index)
             index, start = self._following(index, start)
+        self._last = now
+
+    def _skip_to(self, now: int) -> None:
+        """``catch_up`` without stepping through the segments, for a PPU that neither draws
+        nor has a STAT source selected: then entering a segment does nothing a later read
+        can see but a VBlank's frame count and request (``_enter``; the window's line
+        counter only matters to drawing), and the STAT line stays low."""
+        first = self._frame_start + SEGMENTS[VBLANK_SEGMENT].start    # a VBlank's start
+        vblanks = (now - first) // FRAME_CYCLES - (self._last - first) // FRAME_CYCLES
+        if vblanks:
+            self.frames += vblanks
+            self._window_line = 0
+            self._window_triggered = False
+            self.request(VBLANK_INTERRUPT)
+        self._segment = self._segment_at(now)[0]
+        self._stat_line = False
         self._last = now
 
     def _enter(self, index: int) -> None:
@@ -270,6 +289,8 @@ class Ppu:
         return self._next_event
 
     def _predict(self) -> int:
+        if not self.stat_selects:                   # only VBlank requests anything
+            return self.next_vblank()
         line = self._stat_line
         index, start = self._following(*self._segment_at(self._last))
         while True:     # ends within a frame: every frame has a VBlank

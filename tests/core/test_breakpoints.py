@@ -59,6 +59,20 @@ def test_run_cycles_stops_at_the_first_instruction_boundary_past_n(slice_):
     assert (m.stats["links_patched"] > 0) == (slice_ > 1)  # slice 1: single instructions
 
 
+def test_an_inexact_run_stops_at_a_region_start_and_compiles_nothing_more():
+    whole, _, _ = program("crc32")
+    assert whole.run().reason == ExitReason.HALT
+    m, system, _ = program("crc32")
+    overruns = []
+    while (result := m.run(cycles=97, exact=False)).reason == ExitReason.BUDGET:
+        overruns.append(result.cycles - 97)
+    assert result.reason == ExitReason.HALT and system.text() == expected("crc32")
+    assert m.insns == m.cycles == whole.insns
+    assert min(overruns) >= 0 and max(overruns) > 1         # past the target, not exactly
+    # every stop was where a region starts (a budget check or an exit), none mid-region
+    assert m.stats["regions_compiled"] == whole.stats["regions_compiled"]
+
+
 def test_a_breakpoint_stops_every_time_its_instruction_is_reached_with_linking_on():
     m, system, symbols = program("mixed")
     print_ = symbols["rt_print"]

@@ -15,12 +15,17 @@ from dynarec_gameboy.idle import match_loop
 LY_WAIT = bytes([0xF0, 0x44, 0xFE, 0x90, 0x20, 0xFA])          # LDH A,(44); CP 90; JR NZ,-6
 STAT_WAIT = bytes([0xF0, 0x41, 0xE6, 0x03, 0x20, 0xFA])        # LDH A,(41); AND 3; JR NZ,-6
 IF_WAIT = bytes([0xFA, 0x0F, 0xFF, 0xCB, 0x47, 0x28, 0xF9])    # LD A,(FF0F); BIT 0,A; JR Z,-7
+SC_WAIT = bytes([0xF0, 0x02, 0x07, 0x38, 0xFB])                # LDH A,(02); RLCA; JR C,-5
+#: LD A,55; LDH (01),A; LD A,81; LDH (02),A: send a byte with the internal clock
+SEND = bytes([0x3E, 0x55, 0xE0, 0x01, 0x3E, 0x81, 0xE0, 0x02])
 
 
 @pytest.mark.parametrize("code, register, cost", [
     (LY_WAIT, 0xFF44, 3 + 2 + 3),
     (STAT_WAIT, 0xFF41, 3 + 2 + 3),
     (IF_WAIT, 0xFF0F, 4 + 2 + 3),
+    (SC_WAIT, 0xFF02, 3 + 1 + 3),
+    (bytes([0xF0, 0x02, 0x0F, 0x0F, 0x30, 0xFA]), 0xFF02, 3 + 1 + 1 + 3),  # RRCA x2; JR NC
     (bytes([0xF0, 0x44, 0xB8, 0x20, 0xFB]), 0xFF44, 3 + 1 + 3),  # CP B; JR NZ,-5
     (bytes([0xF0, 0x41, 0xE6, 0x03, 0xFE, 0x01, 0xC2, 0x00, 0x02]), 0xFF41,
      3 + 2 + 2 + 4),                                              # AND 3; CP 1; JP NZ,0200
@@ -38,9 +43,17 @@ def test_polling_loops_are_recognised(code, register, cost):
     bytes([0xF0, 0x44, 0xCB, 0x47, 0x38, 0xFA]),         # JR C on a flag BIT leaves alone
     bytes([0xF0, 0x44, 0x04, 0xFE, 0x90, 0x20, 0xF9]),   # INC B: the loop writes B
     bytes([0xF0, 0x44, 0xFE]),                           # truncated
+    bytes([0xF0, 0x02, 0x17, 0x38, 0xFB]),               # RLA reads the carry it wrote
 ])
 def test_other_loops_are_not(code):
     assert match_loop(code, 0x200) is None
+
+
+def test_rotations_follow_the_flag_semantics():
+    # RLCA: bit 7 into C and bit 0; Z, N and H cleared even for a zero result
+    loop = match_loop(SC_WAIT, 0x200)
+    assert loop.iterate(0x81, 0xF0, {}) == (0x03, 0x10, True)
+    assert loop.iterate(0x00, 0xF0, {}) == (0x00, 0x00, False)
 
 
 def test_iteration_follows_the_flag_semantics():
@@ -67,7 +80,7 @@ def run_counting_reads(image, idle_skip):
     """Run ``image`` to its lock-up; returns the GameBoy and how often LY, STAT and IF were
     read by the CPU."""
     gb = GameBoy(Cartridge.parse(image), render=False, idle_skip=idle_skip)
-    reads = {0xFF44: 0, 0xFF41: 0, 0xFF0F: 0}
+    reads = {0xFF44: 0, 0xFF41: 0, 0xFF0F: 0, 0xFF02: 0}
     for address in reads:
         read, write = gb.io_handlers[address]
 
@@ -90,6 +103,7 @@ CLEAR_IF = bytes([0xAF, 0xE0, 0x0F])
     ((LY_WAIT, bytes([0xF0, 0x44, 0xFE, 0x10, 0x20, 0xFA])), 0xFF44),   # LY = 90, LY = 10
     ((bytes([0xF0, 0x41, 0xE6, 0x03, 0xFE, 0x01, 0x20, 0xF8]), STAT_WAIT), 0xFF41),  # mode 1, 0
     ((CLEAR_IF + IF_WAIT,), 0xFF0F),
+    ((SEND + SC_WAIT,), 0xFF02),
 ])
 def test_skipping_gives_the_same_state_and_cycle_count(loops, register):
     plain, plain_reads = run_counting_reads(program(*loops), idle_skip=False)

@@ -8,6 +8,7 @@ bit 7 is the leftmost pixel, the first byte gives bit 0 of the colour index).
 
 import pytest
 from gb_romlib import make_rom
+from hypothesis import given, settings, strategies as st
 
 from dynarec_gameboy import Cartridge, GameBoy
 from dynarec_gameboy.ppu import Ppu
@@ -339,3 +340,30 @@ def test_not_a_ppu_register():
         ppu.read(0xFF46, 0)
     with pytest.raises(KeyError, match="0xff4c is not a PPU register"):
         ppu.write(0xFF4C, 1, 0)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(st.integers(1, 3 * FRAME), st.sampled_from([None, LY, STAT, LYC])),
+                min_size=1, max_size=30))
+def test_headless_without_stat_sources_catches_up_like_the_stepping_ppu(steps):
+    # headless with no STAT source selected, catch_up jumps instead of entering every
+    # segment: the same requests, frames and register reads as a drawing PPU stepping
+    requests = {True: [], False: []}
+    ppus = {render: Ppu(requests[render].append, bytearray(0x2000), bytearray(0xA0),
+                        now=0, render=render) for render in (True, False)}
+    now = 0
+    for delta, register in steps:
+        now += delta
+        seen = {}
+        for render, unit in ppus.items():
+            requests[render].clear()
+            if register == LYC:
+                unit.write(LYC, delta % 154, now)
+            elif register is not None:
+                seen[render] = unit.read(register, now)
+            else:
+                unit.catch_up(now)
+            # what IF sees: the bits requested (a bit requested twice is still one bit)
+            seen[render] = (seen.get(render), unit.frames, unit.next_event(),
+                            unit.next_vblank(), set(requests[render]))
+        assert seen[True] == seen[False]

@@ -34,13 +34,13 @@ from typing import Callable
 
 from dynarec import context as C
 from dynarec.errors import CompileError
+from dynarec.hosts.common.regalloc import allocate, successors
 from dynarec.ir.opcodes import EXIT_KINDS, OPS
 from dynarec.ir.types import I64, Type, to_signed
 
 from .emit import Asm
-from .regalloc import allocate, successors
-from .regs import (CTX, FLOAT_RESULT_REGS, INT_RESULT_REGS, PAGE_TABLE, Imm, Mem, Reg,
-                   fits_imm32, ptr, sub, sysv_classify)
+from .regs import (CTX, FLOAT_RESULT_REGS, INT_RESULT_REGS, PAGE_TABLE, REGISTER_FILE, Imm,
+                   Mem, Reg, fits_imm32, ptr, sub, sysv_classify)
 
 # Host scratch words of the context (dynarec.context HOST_SCRATCH) used by generated code.
 SCR_MXCSR = C.HOST_SCRATCH          # the MXCSR image ldmxcsr loads (region mode, flag clears)
@@ -266,7 +266,7 @@ class CodeGen:
                     temps = max(temps, 1 + len(inst.results))
         self.obj_temp = Mem(out)
         spill_base = out + 8 * temps
-        self.alloc = allocate(self.region, spill_base, spill_all, self.rules)
+        self.alloc = allocate(self.region, REGISTER_FILE, spill_base, spill_all, self.rules)
         self.sel = self.alloc.selection
         self._loc = self.alloc.loc
         size = spill_base + self.alloc.spill_bytes

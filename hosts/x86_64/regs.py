@@ -66,6 +66,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from dynarec.hosts.common.regalloc import RegisterFile
 from dynarec.ir.types import Type, to_signed
 
 CTX = "rbx"
@@ -174,6 +175,10 @@ def fits_imm32(value: int, bits: int) -> bool:
 
 
 Loc = Reg | Mem | Imm
+
+#: The allocatable registers and location types (``common.regalloc``).
+REGISTER_FILE = RegisterFile(ALLOC_CALLER_SAVED, ALLOC_CALLEE_SAVED, ALLOC_XMM, Reg, Mem, Imm,
+                             fits_imm32)
 
 _PTR = {8: "byte", 16: "word", 32: "dword", 64: "qword"}
 

@@ -16,11 +16,20 @@ from __future__ import annotations
 import ctypes
 import struct
 
+import pytest
+
 from dynarec import context as C
 from dynarec.blocks import JumpCache, clear_return_stack
 from dynarec.codecache import CodeCache
 from dynarec.host import CompileEnv, MemoryABI
+from dynarec.hosts.aarch64 import AArch64Host
+from dynarec.hosts.x86_64 import X86_64Host
 from dynarec.ir.nodes import StateLayout
+
+#: the backends every host test runs on (ids: how the values live -- in registers, or every
+#: one spilled to a stack slot, which exercises the memory-operand form of each rule)
+HOSTS = {"registers": X86_64Host, "spill_all": lambda: X86_64Host(spill_all=True),
+         "aarch64": AArch64Host, "aarch64-spill_all": lambda: AArch64Host(spill_all=True)}
 
 _FMT = {1: "<B", 8: "<B", 16: "<H", 32: "<I", 64: "<Q"}
 
@@ -152,3 +161,10 @@ class Harness:
         table = ctypes.addressof(self.memory.table) if self.memory else 0
         return C.ExitReason(self.dispatcher.enter(ctypes.addressof(self.context), table,
                                                   entry))
+
+
+def x86_only(h: Harness, why: str) -> None:
+    """Skip the calling test unless ``h`` runs the x86-64 host (``why``: what it checks that
+    is x86-64's alone)."""
+    if h.host.name != "x86_64":
+        pytest.skip(f"x86-64 only: {why}")

@@ -351,11 +351,12 @@ def run_ir(prog: Program, max_insns: int = 64, passes: bool = False,
     raise AssertionError("the program did not end")
 
 
-def run_machine(prog: Program, max_insns: int = 64, tlb=None) -> Outcome:
-    """The program on the JIT (``dynarec.Machine``), to its first exception."""
+def run_machine(prog: Program, max_insns: int = 64, tlb=None, host: str = None) -> Outcome:
+    """The program on the JIT (``dynarec.Machine`` on ``host``, default the native one), to
+    its first exception."""
     from dynarec import ExitReason, Machine
     from dynarec.guests.mips import MipsGuest
-    m = Machine(MipsGuest(tlb, max_insns=max_insns))
+    m = Machine(MipsGuest(tlb, max_insns=max_insns), host)
     mem = m.memory
     mem.map_ram(0, RAM_SIZE)
     mem.write_bytes(CODE_PHYS, prog.code + GUARD)

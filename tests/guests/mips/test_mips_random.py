@@ -2,9 +2,10 @@
 mapped page) run on every engine: the reference interpreter agrees with Unicorn step by step
 (differences only where the quirk table explains them), and the translator -- on the IR
 interpreter, with and without the pass pipeline -- and the JIT (``dynarec.Machine``, with
-multi-instruction and single-instruction regions) agree with the reference interpreter on
-the final registers, data memory, retired instruction count and the exception that ended the
-run. The ``full`` variants run many more and longer programs."""
+multi-instruction and single-instruction regions, on the x86-64 host and on the AArch64 host
+under Unicorn) agree with the reference interpreter on the final registers, data memory,
+retired instruction count and the exception that ended the run. The ``full`` variants run
+many more and longer programs."""
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -44,8 +45,8 @@ def check_translator(prog, max_insns):
     assert_same(expected, raw, "IR without passes")
 
 
-def check_jit(prog, max_insns):
-    assert_same(run_reference(prog), run_machine(prog, max_insns), "JIT")
+def check_jit(prog, max_insns, host=None):
+    assert_same(run_reference(prog), run_machine(prog, max_insns, host=host), f"JIT on {host}")
 
 
 @FAST
@@ -67,6 +68,12 @@ def test_jit_agrees_with_the_reference_and_unicorn(prog, max_insns):
     check_interpreter_against_unicorn(prog)
 
 
+@FAST
+@given(programs(), st.sampled_from([1, 64]))
+def test_jit_on_aarch64_agrees_with_the_reference(prog, max_insns):
+    check_jit(prog, max_insns, "aarch64")
+
+
 @pytest.mark.full
 @FULL
 @given(programs(max_items=48))
@@ -86,3 +93,10 @@ def test_full_translator_agrees_with_the_reference(prog, max_insns):
 @given(programs(max_items=48), st.sampled_from([1, 2, 5, 64]))
 def test_full_jit_agrees_with_the_reference(prog, max_insns):
     check_jit(prog, max_insns)
+
+
+@pytest.mark.full
+@FULL
+@given(programs(max_items=48), st.sampled_from([1, 2, 5, 64]))
+def test_full_jit_on_aarch64_agrees_with_the_reference(prog, max_insns):
+    check_jit(prog, max_insns, "aarch64")

@@ -3,7 +3,8 @@ copy routines to RAM and call them, and load the same overlays again and again -
 against Unicorn in lockstep (0 divergences) and against results worked out by hand, with and
 without linking -- and a property test that random interleavings of running, storing to code
 and invalidating keep the block cache, link table, jump cache, return-stack buffer and code
-bitmap consistent."""
+bitmap consistent. Every test runs on the native host and on the AArch64 one (under Unicorn
+on other machines)."""
 
 import contextlib
 import ctypes
@@ -114,6 +115,14 @@ cloop:
 """
 ROUTINE_A = "addiu $2, $4, 100\njr $31\nnop\nnop"
 ROUTINE_B = "sll $2, $4, 1\njr $31\nnop\nnop"
+
+
+@pytest.fixture(autouse=True, params=["native", "aarch64"])
+def host(request, monkeypatch):
+    """Machines of the test are built for this host (``$DYNAREC_HOST``)."""
+    if request.param != "native":
+        monkeypatch.setenv("DYNAREC_HOST", request.param)
+    return request.param
 
 
 def machine(source: str, routines: bool = False, **kw) -> Machine:

@@ -5,7 +5,10 @@ illegal opcode, faults), and random instruction streams through multi-instructio
 on the JIT (stores into the code included) and, with and without the dead-flag pass, on the
 IR interpreter -- against the reference interpreter.
 
-The default run checks 5 suite cases per opcode (about 2,500 compiles); ``-m full`` all 50."""
+The default run checks 5 suite cases per opcode (about 2,500 compiles); ``-m full`` all 50.
+The suite also runs on the AArch64 host (under Unicorn): by default 5 cases of every 4th
+conforming opcode in table order (``AARCH64_SAMPLE``: 126 opcodes), with ``-m full`` every
+case."""
 
 from __future__ import annotations
 
@@ -39,13 +42,14 @@ HALT = 0x76
 _MACHINES: dict = {}
 
 
-def machine(max_insns: int = 64, interrupts: bool = False) -> Machine:
+def machine(max_insns: int = 64, interrupts: bool = False, host: str = None) -> Machine:
     """A flat-system machine, one per configuration for the whole module (``load_state``
     drops its code between cases); ``interrupts``: with the Game Boy's interrupt controller
-    model (IE and IF are plain bytes of the flat RAM)."""
-    key = (max_insns, interrupts)
+    model (IE and IF are plain bytes of the flat RAM); ``host``: the host backend (default:
+    the native one)."""
+    key = (max_insns, interrupts, host)
     if key not in _MACHINES:
-        _MACHINES[key] = flat_machine(max_insns=max_insns, interrupts=interrupts)
+        _MACHINES[key] = flat_machine(max_insns=max_insns, interrupts=interrupts, host=host)
     return _MACHINES[key]
 
 
@@ -62,8 +66,8 @@ def program(code: bytes, max_insns: int = 64, interrupts: bool = False, fill: in
 
 # --- the suite, one instruction per region ------------------------------------------------------
 
-def check_cases(opcode: int, cases: list) -> None:
-    m = machine(max_insns=1)
+def check_cases(opcode: int, cases: list, host: str = None) -> None:
+    m = machine(max_insns=1, host=host)
     failures = []
     for case in cases:
         state, memory, cycles, result = run_jit(m, case)
@@ -88,6 +92,20 @@ def test_sampled_suite_cases_match_on_the_jit(opcode):
 @pytest.mark.parametrize("opcode", CONFORMING, ids=[case_id(op) for op in CONFORMING])
 def test_every_suite_case_matches_on_the_jit(opcode):
     check_cases(opcode, load_cases(opcode))
+
+
+AARCH64_SAMPLE = CONFORMING[::4]
+
+
+@pytest.mark.parametrize("opcode", AARCH64_SAMPLE, ids=[case_id(op) for op in AARCH64_SAMPLE])
+def test_sampled_suite_cases_match_on_aarch64(opcode):
+    check_cases(opcode, load_cases(opcode)[::50 // SAMPLE][:SAMPLE], host="aarch64")
+
+
+@pytest.mark.full
+@pytest.mark.parametrize("opcode", CONFORMING, ids=[case_id(op) for op in CONFORMING])
+def test_every_suite_case_matches_on_aarch64(opcode):
+    check_cases(opcode, load_cases(opcode), host="aarch64")
 
 
 @pytest.mark.parametrize("opcode", sorted(DEVIATIONS),

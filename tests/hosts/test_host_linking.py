@@ -13,16 +13,19 @@ from dynarec.hosts.x86_64 import X86_64Host
 from dynarec.ir import I64, Builder, Module, Region, Slot
 from dynarec.ir.opcodes import EXIT_KINDS
 
-from harness import Harness
+from harness import HOSTS, Harness, x86_only
 
 SLOTS = [Slot("a", I64, 4)]
 KIND = {kind: i for i, kind in enumerate(EXIT_KINDS)}
 CS = capstone.Cs(capstone.CS_ARCH_X86, capstone.CS_MODE_64)
 
 
-@pytest.fixture(params=["registers", "spill_all"])
+#: the hosts every test here runs on (the AArch64 one under Unicorn)
+
+
+@pytest.fixture(params=list(HOSTS))
 def h(request):
-    return Harness(X86_64Host(spill_all=request.param == "spill_all"), SLOTS, link=True,
+    return Harness(HOSTS[request.param](), SLOTS, link=True,
                    counters=True)
 
 
@@ -68,6 +71,7 @@ def test_patch_jump_encodes_jmp_rel32_and_refuses_what_it_cannot_reach():
 
 
 def test_a_direct_exit_leaves_with_link_naming_its_site_and_route(h):
+    x86_only(h, "decodes the x86-64 jmp rel32 site")
     code = region(h, 0x100, lambda b: b.exit(pc=0xFFFF_FFFF_8000_0400, kind="call"))
     assert h.run(code) == ExitReason.LINK
     hd = h.header
@@ -187,6 +191,7 @@ def test_halt_exits_and_function_region_exits_leave_as_without_links(h):
 
 
 def test_host_insns_counts_each_exit_site_as_one_instruction(h):
+    x86_only(h, "counts x86-64 site bytes")
     def body(b):
         b.exit(pc=0x300, kind="call", ret_pc=0x108)
     code = region(h, 0x100, body)

@@ -1,5 +1,6 @@
-"""Register allocation on the x86-64 host: pressure beyond the register file (spills), loops
-with block parameters (parallel moves with cycles), values live across calls."""
+"""Register allocation on the x86-64 host (and the AArch64 one, under Unicorn): pressure
+beyond the register file (spills), loops with block parameters (parallel moves with cycles),
+values live across calls."""
 
 from __future__ import annotations
 
@@ -9,13 +10,13 @@ import pytest
 
 from dynarec.context import ExitReason
 from dynarec.hosts.x86_64 import X86_64Host
-from dynarec.hosts.x86_64.regalloc import allocate, block_order
+from dynarec.hosts.common.regalloc import allocate, block_order
 from dynarec.hosts.x86_64 import regs
 from dynarec.hosts.x86_64.regs import ALLOC_CALLEE_SAVED, Mem, Reg
 from dynarec.host import HelperImpl
 from dynarec.ir import F64, I1, I32, I64, Builder, HelperSig, Module, Region, Slot
 
-from harness import Harness
+from harness import HOSTS, Harness
 
 M64 = (1 << 64) - 1
 
@@ -24,9 +25,12 @@ def f64(x: float) -> int:
     return struct.unpack("<Q", struct.pack("<d", x))[0]
 
 
-@pytest.fixture(params=["registers", "spill_all"])
+#: the hosts every allocation test runs on (the AArch64 one under Unicorn)
+
+
+@pytest.fixture(params=list(HOSTS))
 def h(request):
-    return Harness(X86_64Host(spill_all=request.param == "spill_all"),
+    return Harness(HOSTS[request.param](),
                    [Slot("a", I64, 48), Slot("f", F64, 24), Slot("r", I64, 8),
                     Slot("fr", F64, 2)])
 
@@ -52,7 +56,7 @@ def test_more_live_values_than_registers(h):
     b.put("fr[0]", facc)
     b.exit(pc=0x104)
     if not h.host.spill_all:
-        alloc = allocate(r, 0)
+        alloc = allocate(r, regs.REGISTER_FILE, 0)
         assert any(isinstance(loc, Mem) for loc in alloc.loc.values())
     xs = [(i * 0x9E3779B97F4A7C15 + 12345) & M64 for i in range(40)]
     fs = [i * 1.25 - 7 for i in range(20)]
@@ -139,7 +143,7 @@ def test_values_live_across_helper_calls(h):
     b.put("fr[0]", facc)
     b.exit(pc=0x104)
     if not h.host.spill_all:
-        alloc = allocate(r, 0)
+        alloc = allocate(r, regs.REGISTER_FILE, 0)
         across = [alloc.loc[v] for v in vals[1:]]
         assert all(isinstance(l, Mem) or l.name in ALLOC_CALLEE_SAVED for l in across)
     xs = [i * 1000003 + 7 for i in range(12)]
@@ -182,7 +186,7 @@ def test_interference_free_assignment():
     for i, v in enumerate(vals[-30:]):
         b.put(f"a[{i}]", v)
     b.exit(pc=0)
-    alloc = allocate(r, 0)
+    alloc = allocate(r, regs.REGISTER_FILE, 0)
     ivs = [iv for iv in alloc.intervals.values() if isinstance(iv.loc, Reg)]
     for i, x in enumerate(ivs):
         for y in ivs[i + 1:]:

@@ -23,6 +23,8 @@ Steps:
    spill the active interval that ends last (or the current one if it ends later). A spilled
    value lives in its stack slot for its whole life; slots are reused once free.
 
+The register file is the host's (``RegisterFile``); everything else is host-independent.
+
 Block parameters are not coalesced: the lowering resolves each edge's arguments into the
 target's parameter locations as one parallel move (``codegen.parallel_move``).
 """
@@ -32,15 +34,36 @@ from __future__ import annotations
 import heapq
 from dataclasses import dataclass, field
 from operator import attrgetter
+from typing import Callable
 
 from dynarec.errors import CompileError
 from dynarec.ir.nodes import Region, Value
 from dynarec.ir.opcodes import CALL, OPS
 
 from .fold import Selection, select
-from .regs import ALLOC_CALLEE_SAVED, ALLOC_CALLER_SAVED, ALLOC_XMM, Imm, Loc, Mem, Reg
 
-ALLOC_GPR = ALLOC_CALLER_SAVED + ALLOC_CALLEE_SAVED   # preference order: caller-saved first
+
+@dataclass(frozen=True)
+class RegisterFile:
+    """What the allocator needs to know of a host: allocatable register names --
+    ``caller_saved`` and ``callee_saved`` general registers, ``floats`` (all caller-saved:
+    a float live across a call spills) -- and the host's location types: ``reg(name)``,
+    ``slot(offset)`` (a spill slot), ``imm(value)`` (a folded constant), plus ``fits(value,
+    bits)``, whether a constant can be an immediate where a rule is not ``Rule.wide``
+    (``fold.select``). Register objects must have a ``name``; slots an ``offset``."""
+
+    caller_saved: tuple
+    callee_saved: tuple
+    floats: tuple
+    reg: Callable[[str], object]
+    slot: Callable[[int], object]
+    imm: Callable[[int], object]
+    fits: Callable[[int, int], bool]
+
+    @property
+    def gprs(self) -> tuple:
+        """General registers in preference order: caller-saved first."""
+        return self.caller_saved + self.callee_saved
 
 
 class Interval:
@@ -56,7 +79,7 @@ class Interval:
         self.start = self.end = start
         self.hint = hint
         self.across_call = False
-        self.loc: Loc = None
+        self.loc = None
 
     def __repr__(self) -> str:
         return f"<Interval v{self.value.id} {self.start}..{self.end} {self.loc}>"
@@ -66,7 +89,7 @@ class Interval:
 class Allocation:
     """Result of ``allocate``.
 
-    ``order``: blocks in emission order. ``loc``: Value -> ``Reg``/``Mem``/``Imm`` (views
+    ``order``: blocks in emission order. ``loc``: Value -> register, slot or immediate (views
     share the location of the value they view). ``intervals``: Value -> Interval.
     ``spill_bytes``: bytes of spill slots used from ``spill_base``. ``callee_saved``:
     callee-saved registers handed out (a function region saves them). ``selection``: the
@@ -127,14 +150,15 @@ _CALLS = frozenset(name for name, row in OPS.items() if row.has(CALL))
 _start = attrgetter("start")
 
 
-def allocate(region: Region, spill_base: int, spill_all: bool = False,
+def allocate(region: Region, regfile: RegisterFile, spill_base: int, spill_all: bool = False,
              rules: dict = None) -> Allocation:
-    """Allocate every value of ``region`` that needs a location; spill slots are
-    ``Mem(spill_base + 8*k)`` (``spill_all``: every value). ``rules`` (op name -> ``Rule``)
-    enables the selection of ``fold.py``; without it every value gets a location. Raises
-    ``CompileError`` if a value is used without being defined in a reachable block."""
+    """Allocate every value of ``region`` that needs a location in ``regfile``'s registers;
+    spill slots are ``regfile.slot(spill_base + 8*k)`` (``spill_all``: every value). ``rules``
+    (op name -> ``Rule``) enables the selection of ``fold.py``; without it every value gets
+    a location. Raises ``CompileError`` if a value is used without being defined in a
+    reachable block."""
     order = block_order(region)
-    sel = select(order, rules if rules is not None else {})
+    sel = select(order, rules if rules is not None else {}, regfile.fits)
     folded, uses = sel.folded, sel.uses
     ivs: dict = {}
     calls, spans, gen, kill = [], [], {}, {}
@@ -175,11 +199,12 @@ def allocate(region: Region, spill_base: int, spill_all: bool = False,
         for iv in intervals:
             if iv.start < c and iv.end > c + 1:
                 iv.across_call = True
-    callee_saved = [] if spill_all else _scan(intervals, ivs)
-    spill_bytes = _assign_slots([iv for iv in intervals if iv.loc is None], spill_base)
+    callee_saved = [] if spill_all else _scan(intervals, ivs, regfile)
+    spill_bytes = _assign_slots([iv for iv in intervals if iv.loc is None], spill_base,
+                                regfile.slot)
     loc = {iv.value: iv.loc for iv in intervals}
     for v, value in sel.imm.items():
-        loc[v] = Imm(value)
+        loc[v] = regfile.imm(value)
     for v, root in sel.alias.items():
         if root in loc:
             loc[v] = loc[root]
@@ -204,7 +229,7 @@ def _extend_live_ranges(region, order, live_in, spans, ivs) -> None:
                 iv.end = p
 
 
-def _scan(intervals: list, ivs: dict) -> list:
+def _scan(intervals: list, ivs: dict, regfile: RegisterFile) -> list:
     """Give registers (``iv.loc = Reg``) to as many intervals as fit; the rest keep
     ``loc None`` (spilled). An interval takes its hint's register when that is free (the
     hint's interval ended where this one starts). Returns the callee-saved registers used."""
@@ -221,9 +246,9 @@ def _scan(intervals: list, ivs: dict) -> list:
         if iv.value.type.is_float:
             if iv.across_call:
                 continue                            # no callee-saved xmm: spill
-            allowed = ALLOC_XMM
+            allowed = regfile.floats
         else:
-            allowed = ALLOC_CALLEE_SAVED if iv.across_call else ALLOC_GPR
+            allowed = regfile.callee_saved if iv.across_call else regfile.gprs
         free = None
         hint = ivs.get(iv.hint)
         if hint is not None and hint.loc is not None and hint.end < start:
@@ -243,18 +268,18 @@ def _scan(intervals: list, ivs: dict) -> list:
                 free = victim.loc.name
                 victim.loc = None
                 busy.discard(free)
-        iv.loc = Reg(free)
+        iv.loc = regfile.reg(free)
         busy.add(free)
         n += 1
         heapq.heappush(active, (iv.end, n, iv))
-        if free in ALLOC_CALLEE_SAVED:
+        if free in regfile.callee_saved:
             used_callee.add(free)
-    return [r for r in ALLOC_CALLEE_SAVED if r in used_callee]
+    return [r for r in regfile.callee_saved if r in used_callee]
 
 
-def _assign_slots(spilled: list, base: int) -> int:
-    """Stack slots for spilled intervals (sorted by start), reusing a slot once its interval
-    has ended. Returns the bytes used."""
+def _assign_slots(spilled: list, base: int, slot: Callable[[int], object]) -> int:
+    """Stack slots (``slot(offset)``) for spilled intervals (sorted by start), reusing a slot
+    once its interval has ended. Returns the bytes used."""
     free, active, count = [], [], 0
     for iv in spilled:
         for old in [a for a in active if a.end < iv.start]:
@@ -265,6 +290,6 @@ def _assign_slots(spilled: list, base: int) -> int:
         else:
             offset = base + 8 * count
             count += 1
-        iv.loc = Mem(offset)
+        iv.loc = slot(offset)
         active.append(iv)
     return 8 * count

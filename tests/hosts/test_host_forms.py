@@ -1,4 +1,4 @@
-"""The operand forms the x86-64 selection folds into their users (``hosts/x86_64/fold.py``),
+"""The operand forms the x86-64 selection folds into their users (``hosts/common/fold.py``),
 each checked against ``dynarec.ir.semantics.evaluate``:
 
 * constants as immediates, at the edges of the imm8 and imm32 ranges and past them
@@ -9,7 +9,9 @@ each checked against ``dynarec.ir.semantics.evaluate``:
   with the flags clobbered between the ``icmp`` and its user.
 
 Host configurations: baseline features with registers, detected features with registers
-(the BMI2 forms) and detected features with every value spilled (memory operands).
+(the BMI2 forms) and detected features with every value spilled (memory operands); and the
+AArch64 host (under Unicorn) with registers and spilled, where the same constants are ADD/SUB
+12-bit immediates, logical bitmasks or materialised (``test_aarch64_ops`` adds its own edges).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import re
 import pytest
 
 from dynarec.context import GUEST_STATE_OFFSET, ExitReason
+from dynarec.hosts.aarch64 import AArch64Host
 from dynarec.hosts.x86_64 import X86_64Host
 from dynarec.ir import F64, I1, I8, I16, I32, I64, INT_TYPES, Builder, Module, Region, Slot
 from dynarec.ir.opcodes import ICMP_CONDS
@@ -32,6 +35,8 @@ CONFIGS = {
     "baseline": lambda: X86_64Host(features=set()),
     "detected": lambda: X86_64Host(),
     "detected-spilled": lambda: X86_64Host(spill_all=True),
+    "aarch64": lambda: AArch64Host(),
+    "aarch64-spilled": lambda: AArch64Host(spill_all=True),
 }
 _HARNESSES: dict = {}
 

@@ -4,9 +4,9 @@ their own because every user absorbs them into its own instructions.
 Three kinds, each decided from the users' rules (``codegen.Rule``) alone:
 
 * an ``iconst`` whose every use is an operand position whose rule takes an immediate there
-  (``Rule.imm``), with a value the instruction can encode (``regs.fits_imm32``, or any value
-  where ``Rule.wide``), or a branch argument (edge moves load any constant): it becomes an
-  ``Imm`` and emits nothing;
+  (``Rule.imm``), with a value the instruction can encode (the host's ``fits(value, bits)``,
+  or any value where ``Rule.wide``), or a branch argument (edge moves load any constant): it
+  becomes an ``Imm`` and emits nothing;
 * a ``trunc`` to 8 bits or more whose every use is a position whose rule reads only the low
   bits of its operand's type (``Rule.low``): it becomes a *view* of the value it truncates
   (chains resolve to the first non-view) and emits nothing;
@@ -16,14 +16,15 @@ Three kinds, each decided from the users' rules (``codegen.Rule``) alone:
 
 Cranelift's lowering sinks an instruction into its only user in the same spirit (its
 ``put_input_in_regmem``/``sink_inst``); here the decision is per value and made up front so
-that the allocator sees the real uses.
+that the allocator sees the real uses. Shared by every host: a host's ``Rule`` only needs the
+attributes ``imm``, ``wide``, ``low`` and ``cc``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .regs import fits_imm32
+from typing import Callable
 
 
 @dataclass
@@ -65,10 +66,11 @@ class Selection:
 _CANDIDATES = frozenset({"iconst", "trunc", "icmp"})
 
 
-def select(order: list, rules: dict) -> Selection:
+def select(order: list, rules: dict, fits: Callable[[int, int], bool]) -> Selection:
     """Decide for the blocks ``order`` (emission order, definitions before uses) with
-    ``rules`` (op name -> ``Rule``). Ops without a rule are left alone (the code generator
-    reports them)."""
+    ``rules`` (op name -> ``Rule``) and ``fits(value, bits)`` (whether the ``bits``-wide
+    pattern ``value`` can be an immediate where a rule is not ``wide``). Ops without a rule
+    are left alone (the code generator reports them)."""
     # candidate Value -> [defining Inst, its Block, every use fits so far, uses, last use]
     cands: dict = {}
     for block in order:
@@ -80,7 +82,7 @@ def select(order: list, rules: dict) -> Selection:
                     c[3] += 1
                     c[4] = (inst, pos, block)
                     if c[2]:
-                        c[2] = _fits(c[0], a, rule, pos)
+                        c[2] = _fits(c[0], a, rule, pos, fits)
             for t in inst.targets:
                 for a in t.args:
                     c = cands.get(a)
@@ -92,14 +94,14 @@ def select(order: list, rules: dict) -> Selection:
                 cands[inst.results[0]] = [inst, block, True, 0, None]
     imm, alias, fused, folded = {}, {}, {}, set()
     replace: dict = {}            # folded Value -> the Values with a location it stands for
-    for v, (inst, block, fits, count, last) in cands.items():
+    for v, (inst, block, ok, count, last) in cands.items():
         op = inst.op
         if op == "iconst":
-            if fits:
+            if ok:
                 imm[v] = inst.attrs["value"] & v.type.mask
                 replace[v] = ()
         elif op == "trunc":
-            if fits and v.type.bits >= 8:
+            if ok and v.type.bits >= 8:
                 src = inst.args[0]
                 alias[v] = alias.get(src, src)
                 replace[v] = (alias[v],)
@@ -113,19 +115,19 @@ def select(order: list, rules: dict) -> Selection:
     return Selection(imm, alias, fused, folded, replace)
 
 
-def _fits(inst, v, rule, pos: int) -> bool:
+def _fits(inst, v, rule, pos: int, fits) -> bool:
     """Whether the use of candidate ``v`` (defined by ``inst``) as operand ``pos`` of an op
     with ``rule`` lets it fold: an immediate the rule takes there, a low-bits read."""
     if rule is None:
         return False
     if inst.op == "iconst":
-        return _takes_imm(rule, pos, inst.attrs["value"] & v.type.mask, v.type.bits)
+        return _takes_imm(rule, pos, inst.attrs["value"] & v.type.mask, v.type.bits, fits)
     if inst.op == "trunc":
         return pos in rule.low
     return True                   # icmp: decided from its only use
 
 
-def _takes_imm(rule, pos: int, value: int, bits: int) -> bool:
+def _takes_imm(rule, pos: int, value: int, bits: int, fits) -> bool:
     if not (rule.imm == "all" or pos in rule.imm):
         return False
-    return rule.wide or fits_imm32(value, bits)
+    return rule.wide or fits(value, bits)

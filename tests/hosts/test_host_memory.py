@@ -1,6 +1,7 @@
-"""Guest memory on the x86-64 host: the inline page-table fast path (both byte orders, with
-and without MOVBE, values spilled or in registers) and the slow path (page-crossing accesses,
-addresses past ``addr_bits``, unmapped pages, handler errors, registers preserved)."""
+"""Guest memory on the x86-64 host (and the AArch64 one, under Unicorn): the inline
+page-table fast path (both byte orders, with and without MOVBE, values spilled or in
+registers) and the slow path (page-crossing accesses, addresses past ``addr_bits``, unmapped
+pages, handler errors, registers preserved)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import pytest
 
 from dynarec.context import ExitReason
 from dynarec.errors import GuestFault
+from dynarec.hosts.aarch64 import AArch64Host
 from dynarec.hosts.x86_64 import X86_64Host
 from dynarec.ir import F64, I8, I16, I32, I64, Builder, Module, Region, Slot
 
@@ -18,8 +20,9 @@ from harness import Harness, Memory
 WIDTHS = (I8, I16, I32, I64)
 SLOTS = [Slot("addr", I64), Slot("val", I64), Slot("out", I64, 8), Slot("x", I64, 16),
          Slot("f", F64, 6), Slot("fo", F64, 6)]
-HOSTS = {"baseline": dict(features=set()), "detected": dict(),
-         "detected-spilled": dict(spill_all=True)}
+HOSTS = {"baseline": lambda: X86_64Host(features=set()), "detected": X86_64Host,
+         "detected-spilled": lambda: X86_64Host(spill_all=True),
+         "aarch64": AArch64Host, "aarch64-spilled": lambda: AArch64Host(spill_all=True)}
 
 
 @pytest.fixture(params=[(host, order) for host in HOSTS for order in ("little", "big")],
@@ -27,7 +30,7 @@ HOSTS = {"baseline": dict(features=set()), "detected": dict(),
 def h(request):
     host, order = request.param
     mem = Memory(addr_bits=32, page_bits=12, ram_pages=(0, 1, 2), big_endian=order == "big")
-    return Harness(X86_64Host(**HOSTS[host]), SLOTS, memory=mem)
+    return Harness(HOSTS[host](), SLOTS, memory=mem)
 
 
 def region(h, name="mem", pc=0x100):

@@ -202,7 +202,9 @@ class Interpreter:
         except OrusRuntimeError as exc:
             self.retired += count
             chunk = self.program.main if frame.function is None else frame.function.chunk
-            return count, exc.locate(frame.name, pc, chunk.lines[pc])
+            if exc.offset is None:              # not located already (by generated code)
+                exc.locate(frame.name, pc, chunk.lines[pc])
+            return count, exc
         finally:
             frame.pc = pc
         self.retired += count + 1

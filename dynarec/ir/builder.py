@@ -46,6 +46,7 @@ class Builder:
         self.block: Optional[Block] = None
         self._names: set = set()            # block names of the region, as of _names_for
         self._names_for = -1                # ... blocks (new_block's O(1) name check)
+        self._consts: dict = {}             # (block, type, value) -> its iconst Value
         if not region.blocks:
             params = list(region.params) if region.kind == "function" else []
             self.block = self.new_block(params)
@@ -159,6 +160,17 @@ class Builder:
             raise IRError(f"call_fn: no function region named {attrs['fn']!r}")
         return fn.results
 
+    def iconst(self, vtype: Type, value: int) -> Value:
+        """The integer constant ``value`` of ``vtype``: one ``iconst`` per block for each
+        (type, value), reused by later requests in the same block (constants are pure, and
+        an earlier instruction of the block dominates the later ones), so frontends may ask
+        freely without growing the region."""
+        key = (self.block, vtype, value)
+        found = self._consts.get(key)
+        if found is None or self.block.terminator is not None:
+            found = self._consts[key] = self._new_iconst(vtype, value)
+        return found
+
     def __getattr__(self, op: str):
         """``b.<op>(...)`` for every op of the table: made on first use and kept on the class,
         so later calls are plain method calls."""
@@ -198,3 +210,7 @@ class Builder:
         method.__name__ = op
         method.__doc__ = row.doc
         return method
+
+
+#: the plain ``iconst`` emitter behind ``Builder.iconst``'s reuse
+Builder._new_iconst = Builder._op_method("iconst")

@@ -16,6 +16,7 @@ def test_folds_integer_chain_with_division_by_zero():
     q = b.sub(p, b.iconst(I32, 50))
     b.put("r[1]", q)
     b.put("r[2]", b.sdiv(q, b.iconst(I32, 0)))       # sdiv x, 0 = -1 (opcodes.py)
+    # (the builder gives the three divisions the same zero: one iconst per block and value)
     b.put("r[3]", b.udiv(q, b.iconst(I32, 0)))       # udiv x, 0 = all ones
     b.put("r[4]", b.urem(q, b.iconst(I32, 0)))       # urem x, 0 = x
     b.exit(pc=0x1004)
@@ -32,12 +33,10 @@ def test_folds_integer_chain_with_division_by_zero():
             v5:i32 = iconst value=0
             v6:i32 = iconst value=0xffffffff
             put v6 slot=r[2]
-            v7:i32 = iconst value=0
-            v8:i32 = iconst value=0xffffffff
-            put v8 slot=r[3]
-            v9:i32 = iconst value=0
-            v10:i32 = iconst value=0xfffffff8
-            put v10 slot=r[4]
+            v7:i32 = iconst value=0xffffffff
+            put v7 slot=r[3]
+            v8:i32 = iconst value=0xfffffff8
+            put v8 slot=r[4]
             exit pc=0x1004
         """)
 

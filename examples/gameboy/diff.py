@@ -101,6 +101,7 @@ class GameBoyOracle(InterpreterOracle):
         self.mbc: Optional[Mbc] = None
 
     def load(self, memory, regs) -> None:
+        """Take the machine's state before a stretch (class docstring)."""
         if self.mbc is None:
             super().load(memory, regs)
             self._own_cartridge()

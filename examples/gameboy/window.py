@@ -40,6 +40,9 @@ class Window:
         self.clock = pygame.time.Clock()
 
     def run(self, frames: Optional[int] = None) -> Optional[RunResult]:
+        """Show frames until the window closes, Esc, ``frames`` frames or a lock-up (module
+        docstring); closes the window and returns the last frame's ``RunResult`` (``None``
+        if none ran)."""
         result, shown = None, 0
         try:
             while frames is None or shown < frames:

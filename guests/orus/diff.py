@@ -137,6 +137,7 @@ class Report:
     seconds: float
 
     def summary(self) -> str:
+        """One line: events compared, the verdict, how the program ended, the time."""
         agreed = "no divergence" if self.divergence is None else "DIVERGED"
         return (f"{self.events:,} region exits compared, {agreed}; the program {self.ended} "
                 f"({self.seconds:.2f} s)")
@@ -266,6 +267,7 @@ class _System:
 
     @staticmethod
     def diff(args) -> int:
+        """``dynarec-diff orus FILE.json``: ``run_file`` on ``args.file``; the exit status."""
         return run_file(args.file, getattr(args, "max_events", None),
                         getattr(args, "stats", False))
 

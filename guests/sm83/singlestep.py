@@ -91,6 +91,7 @@ class SuiteResult:
 
     @property
     def failed(self) -> int:
+        """Cases at least one side failed."""
         return len({failure.case for failure in self.failures})
 
     def summary(self) -> str:
@@ -113,6 +114,7 @@ class SuiteRun:
         self.machine = flat_machine(max_insns=1, **machine_options)
 
     def check(self, cases: list) -> SuiteResult:
+        """Run every case on both sides and tally them (class docstring)."""
         result = SuiteResult()
         for case in cases:
             try:

@@ -2,12 +2,14 @@
 
 Modules: ``cartridge`` (header parsing and checks), ``mbc`` (memory bank controllers: ROM
 only, MBC1, MBC3, MBC5, with cartridge RAM), ``timer`` (DIV/TIMA/TMA/TAC), ``devices``
-(interrupt flags, serial port, joypad), ``ppu`` (LCD timing, STAT and VBlank interrupts,
-the scanline renderer), ``bus`` (the DMG memory map on a ``Machine``, the post-boot state
-and the run loop: ``GameBoy``), ``cli`` (the ``dynarec-gameboy`` command).
+(interrupt flags, serial port, joypad), ``ppu`` (LCD timing, STAT and VBlank interrupts),
+``render`` (the scanline renderer, numpy), ``idle`` (idle-loop skipping), ``bus`` (the DMG
+memory map on a ``Machine``, the post-boot state and the run loop: ``GameBoy``), ``diff``
+(``dynarec-diff sm83 ROM.gb``), ``cli`` (the ``dynarec-gameboy`` command), ``window``
+(``--window``, pygame).
 
-Importable as ``gameboy`` with ``examples/`` on ``sys.path`` (the tests' conftest puts it
-there); the modules import each other relatively.
+Installed as the package ``dynarec_gameboy`` (pyproject's package-dir); the modules import
+each other relatively.
 """
 
 from .bus import GameBoy

@@ -1,5 +1,5 @@
 """The DMG picture processing unit: LCDC, STAT, SCY, SCX, LY, LYC, BGP, OBP0, OBP1, WY, WX,
-lazily, with a scanline renderer.
+lazily, drawing through the scanline renderer in ``render``.
 
 Sources: Pan Docs (gbdev.io/pandocs), "Rendering Overview", "LCD Control", "LCD Status
 Registers" (modes, LY, LYC, the STAT interrupt sources and "STAT blocking"), "Scrolling",
@@ -27,14 +27,18 @@ With the LCD off (LCDC bit 7 clear) LY reads 0, STAT's mode bits read 0 and noth
 requested; turning it on starts line 0 at its OAM scan.
 
 The framebuffer is ``SCREEN_HEIGHT`` rows of ``SCREEN_WIDTH`` shades 0 (white) to 3 (black),
-row-major in a ``bytearray``.
+row-major in a ``bytearray``. The pixels come from ``render``: a line is queued as its HBlank
+starts, with the registers of that moment and the VRAM and OAM of that catch-up, and lines
+queued with the same VRAM and OAM are drawn together when those change or ``framebuffer``
+is read.
 """
 
 from __future__ import annotations
 
 import bisect
-import functools
 from typing import Callable, NamedTuple, Optional
+
+from .render import BG_ON, NO_WINDOW, SCREEN_HEIGHT, SCREEN_WIDTH, WINDOW_ON, LineBatcher
 
 LCDC, STAT, SCY, SCX, LY, LYC = 0xFF40, 0xFF41, 0xFF42, 0xFF43, 0xFF44, 0xFF45
 BGP, OBP0, OBP1, WY, WX = 0xFF47, 0xFF48, 0xFF49, 0xFF4A, 0xFF4B
@@ -42,7 +46,6 @@ REGISTERS = (LCDC, STAT, SCY, SCX, LY, LYC, BGP, OBP0, OBP1, WY, WX)
 VBLANK_INTERRUPT = 0
 STAT_INTERRUPT = 1
 
-SCREEN_WIDTH, SCREEN_HEIGHT = 160, 144
 LINE_CYCLES = 114                       # 456 dots
 LINES = 154
 FRAME_CYCLES = LINE_CYCLES * LINES      # 17556 M-cycles, 70224 dots
@@ -51,19 +54,13 @@ DRAWING_CYCLES = 43                     # 172 dots
 
 HBLANK, VBLANK, OAM_SCAN, DRAWING = 0, 1, 2, 3      # STAT mode numbers
 
-# LCDC bits (Pan Docs, "LCD Control")
-LCD_ON, WINDOW_MAP, WINDOW_ON, TILES_8000 = 0x80, 0x40, 0x20, 0x10
-BG_MAP, OBJ_TALL, OBJ_ON, BG_ON = 0x08, 0x04, 0x02, 0x01
+LCD_ON = 0x80           # LCDC bit 7 (Pan Docs, "LCD Control"); the drawing bits: render.py
 # STAT interrupt selects and the bits below them
 SELECT_LYC, SELECT_MODE2, SELECT_MODE1, SELECT_MODE0 = 0x40, 0x20, 0x10, 0x08
 STAT_SELECTS = 0x78
 STAT_UNUSED = 0x80                      # bit 7 reads 1
 MODE_SELECT = {OAM_SCAN: SELECT_MODE2, VBLANK: SELECT_MODE1, HBLANK: SELECT_MODE0,
                DRAWING: 0}
-# object attribute flags (Pan Docs, "Object Attribute Memory", byte 3)
-OBJ_BEHIND_BG, OBJ_Y_FLIP, OBJ_X_FLIP, OBJ_PALETTE1 = 0x80, 0x40, 0x20, 0x10
-OBJS_PER_LINE = 10
-OAM_OBJECTS = 40
 
 #: The post-boot position in the frame: within line 153 after LY has dropped to 0, so LY
 #: reads 00 and STAT 85 (VBlank, LYC=LY) as Pan Docs' "Power Up Sequence" lists, with the
@@ -101,28 +98,6 @@ SEGMENTS = _frame_segments()
 SEGMENT_STARTS = [segment.start for segment in SEGMENTS]
 VBLANK_SEGMENT = SEGMENT_STARTS.index(SCREEN_HEIGHT * LINE_CYCLES)
 
-_tile_rows: dict = {}
-
-
-def tile_row(low: int, high: int) -> bytes:
-    """The 8 colour indices (0-3, leftmost first) of one tile row stored as ``low``,
-    ``high`` (Pan Docs, "Tile Data": bit 7 is the leftmost pixel, ``low`` gives bit 0 of the
-    index and ``high`` bit 1)."""
-    key = low | high << 8
-    row = _tile_rows.get(key)
-    if row is None:
-        row = _tile_rows[key] = bytes((low >> bit & 1) | (high >> bit & 1) << 1
-                                      for bit in range(7, -1, -1))
-    return row
-
-
-@functools.lru_cache(maxsize=None)
-def palette_table(palette: int) -> bytes:
-    """A ``bytes.translate`` table mapping colour index 0-3 to its shade in ``palette``
-    (BGP/OBP0/OBP1: bits 2i+1..2i are the shade of index i)."""
-    return bytes(palette >> 2 * (index & 3) & 3 for index in range(256))
-
-
 class Ppu:
     """``Ppu(request, vram, oam, now=0, render=True, position=POST_BOOT_POSITION)``:
     ``request(bit)`` raises an interrupt; ``vram`` (8 KiB, 8000-9FFF) and ``oam`` (160
@@ -145,7 +120,11 @@ class Ppu:
         self.vram = memoryview(vram).cast("B")
         self.oam = memoryview(oam).cast("B")
         self.render = render
-        self.framebuffer = bytearray(SCREEN_WIDTH * SCREEN_HEIGHT)
+        self._framebuffer = bytearray(SCREEN_WIDTH * SCREEN_HEIGHT)
+        self._batcher = LineBatcher(self._framebuffer) if render else None
+        # ``_last`` during the catch_up that last queued a line: it moves only as each
+        # catch_up ends, so it tells one catch_up from the next (``_draw_line``)
+        self._batch_mark: Optional[int] = None
         self.frames = 0
         self.lcdc = 0x91
         self.stat_selects = 0
@@ -265,7 +244,7 @@ class Ppu:
         if segment.mode == OAM_SCAN and segment.ly == self.wy:
             self._window_triggered = True
         elif segment.mode == HBLANK and self.render:
-            self._render_line(segment.ly)
+            self._draw_line(segment.ly)
         elif index == VBLANK_SEGMENT:
             self.frames += 1
             self._window_line = 0
@@ -351,76 +330,27 @@ class Ppu:
 
     # --- rendering ------------------------------------------------------------------------
 
-    def _tile_data(self, tile: int, row: int, signed: bool) -> bytes:
-        """Row ``row`` (0-7) of tile ``tile``: from 8000 unsigned, or 9000 signed."""
-        base = 0x1000 + ((tile ^ 0x80) - 0x80) * 16 if signed else tile * 16
-        address = base + 2 * row
-        return tile_row(self.vram[address], self.vram[address + 1])
+    @property
+    def framebuffer(self) -> bytearray:
+        """The screen (module docstring), with every line drawn so far."""
+        if self._batcher is not None:
+            self._batcher.flush()
+        return self._framebuffer
 
-    def _map_row(self, map_base: int, y: int) -> bytes:
-        """The 256 colour indices of pixel row ``y`` (0-255) of the tile map at ``map_base``
-        (0x1800 or 0x1C00 into VRAM) with LCDC's tile data addressing."""
-        signed = not self.lcdc & TILES_8000
-        start = map_base + (y >> 3) * 32
-        return b"".join(self._tile_data(tile, y & 7, signed)
-                        for tile in self.vram[start:start + 32])
-
-    def _render_line(self, ly: int) -> None:
-        """Draw line ``ly`` into the framebuffer: background, window, objects."""
-        if self.lcdc & BG_ON:
-            row = self._map_row(0x1C00 if self.lcdc & BG_MAP else 0x1800, (ly + self.scy) & 0xFF)
-            x = self.scx
-            indices = bytearray((row[x:] + row[:x])[:SCREEN_WIDTH])
-            self._draw_window(ly, indices)
-            line = bytearray(indices.translate(palette_table(self.bgp)))
-        else:       # background and window blank (white); objects still drawn
-            indices = bytearray(SCREEN_WIDTH)
-            line = bytearray(SCREEN_WIDTH)
-        if self.lcdc & OBJ_ON:
-            self._draw_objects(ly, indices, line)
-        offset = ly * SCREEN_WIDTH
-        self.framebuffer[offset:offset + SCREEN_WIDTH] = line
-
-    def _draw_window(self, ly: int, indices: bytearray) -> None:
-        """Overlay the window on ``indices`` from WX-7 if it is on and LY has reached WY
-        this frame; the window's own line counter advances only on lines it is drawn."""
-        left = self.wx - 7
-        if not (self.lcdc & WINDOW_ON and self._window_triggered and left < SCREEN_WIDTH):
-            return
-        row = self._map_row(0x1C00 if self.lcdc & WINDOW_MAP else 0x1800, self._window_line)
-        self._window_line += 1
-        start = max(left, 0)
-        indices[start:] = row[start - left:SCREEN_WIDTH - left]
-
-    def _draw_objects(self, ly: int, bg_indices: bytearray, line: bytearray) -> None:
-        """Draw the first ``OBJS_PER_LINE`` objects of OAM on line ``ly`` (X does not matter
-        for that choice). Where objects overlap, the smaller X wins, then the lower OAM
-        index (DMG); the winner's pixel hides the others even when it is itself behind the
-        background (flag bit 7: only background colour index 0 shows it)."""
-        height = 16 if self.lcdc & OBJ_TALL else 8
-        oam = self.oam
-        chosen = []
-        for index in range(OAM_OBJECTS):
-            y = oam[4 * index] - 16
-            if y <= ly < y + height:
-                chosen.append((oam[4 * index + 1], index, ly - y))
-                if len(chosen) == OBJS_PER_LINE:
-                    break
-        taken = bytearray(SCREEN_WIDTH)
-        for x, index, row in sorted(chosen):
-            tile, flags = oam[4 * index + 2], oam[4 * index + 3]
-            if flags & OBJ_Y_FLIP:
-                row = height - 1 - row
-            if height == 16:
-                tile = tile & 0xFE | row >> 3
-            pixels = self._tile_data(tile, row & 7, signed=False)
-            if flags & OBJ_X_FLIP:
-                pixels = pixels[::-1]
-            shades = palette_table(self.obp1 if flags & OBJ_PALETTE1 else self.obp0)
-            for i, colour in enumerate(pixels):
-                px = x - 8 + i
-                if colour == 0 or not 0 <= px < SCREEN_WIDTH or taken[px]:
-                    continue
-                taken[px] = 1
-                if not (flags & OBJ_BEHIND_BG and bg_indices[px]):
-                    line[px] = shades[colour]
+    def _draw_line(self, ly: int) -> None:
+        """Line ``ly`` reaches its HBlank: queue it for drawing (``render.LineBatcher``)
+        with the registers, VRAM and OAM as they are now, advancing the window's line
+        counter if the window shows on it (LCDC bits 0 and 5, LY has reached WY this
+        frame, WX-7 on screen)."""
+        if self._batch_mark != self._last:     # the first line of this catch_up: between
+            self._batch_mark = self._last      # two, the CPU may have stored to VRAM/OAM
+            self._batcher.contents(self.vram, self.oam)
+        window_row = NO_WINDOW
+        if (self.lcdc & BG_ON and self.lcdc & WINDOW_ON and self._window_triggered
+                and self.wx - 7 < SCREEN_WIDTH):
+            window_row = self._window_line
+            self._window_line += 1
+        # ``render.Line``'s fields as a plain tuple: a NamedTuple takes 15 times as long to
+        # build, and this runs for every line
+        self._batcher.line(ly, (self.lcdc, self.scy, self.scx, self.bgp, self.obp0,
+                                self.obp1, self.wx, window_row))

@@ -6,12 +6,16 @@ per M-cycle. Expected pixels are decoded by hand from the tile bytes written ("T
 bit 7 is the leftmost pixel, the first byte gives bit 0 of the colour index).
 """
 
+import random
+
+import numpy as np
 import pytest
 from gb_romlib import make_rom
 from hypothesis import given, settings, strategies as st
 
 from dynarec_gameboy import Cartridge, GameBoy
 from dynarec_gameboy.ppu import Ppu
+from dynarec_gameboy.render import Line, LineBatcher, draw_lines
 
 LINE = 456 // 4                 # M-cycles
 FRAME = 70224 // 4
@@ -367,3 +371,190 @@ def test_headless_without_stat_sources_catches_up_like_the_stepping_ppu(steps):
             seen[render] = (seen.get(render), unit.frames, unit.next_event(),
                             unit.next_vblank(), set(requests[render]))
         assert seen[True] == seen[False]
+
+
+# --- the batched numpy renderer against the line-by-line one it replaced ------------------
+
+class ReferencePpu(Ppu):
+    """The PPU with the line-by-line renderer that ``render.py`` replaced, kept as the
+    reference: each line is drawn into ``reference_framebuffer`` as its HBlank starts, with
+    the tile, palette and object rules spelled out pixel by pixel (Pan Docs, "Tile Data",
+    "Palettes", "Object Attribute Memory")."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.reference_framebuffer = bytearray(160 * 144)
+
+    def _draw_line(self, ly):
+        self._render_line(ly)
+
+    def _tile_data(self, tile, row, signed):
+        base = 0x1000 + ((tile ^ 0x80) - 0x80) * 16 if signed else tile * 16
+        low, high = self.vram[base + 2 * row], self.vram[base + 2 * row + 1]
+        return bytes((low >> bit & 1) | (high >> bit & 1) << 1 for bit in range(7, -1, -1))
+
+    def _map_row(self, map_base, y):
+        signed = not self.lcdc & 0x10
+        start = map_base + (y >> 3) * 32
+        return b"".join(self._tile_data(tile, y & 7, signed)
+                        for tile in self.vram[start:start + 32])
+
+    @staticmethod
+    def _shades(palette):
+        return bytes(palette >> 2 * (index & 3) & 3 for index in range(256))
+
+    def _render_line(self, ly):
+        if self.lcdc & 0x01:
+            row = self._map_row(0x1C00 if self.lcdc & 0x08 else 0x1800, (ly + self.scy) & 0xFF)
+            x = self.scx
+            indices = bytearray((row[x:] + row[:x])[:160])
+            self._draw_window(indices)
+            line = bytearray(indices.translate(self._shades(self.bgp)))
+        else:
+            indices = bytearray(160)
+            line = bytearray(160)
+        if self.lcdc & 0x02:
+            self._draw_objects(ly, indices, line)
+        self.reference_framebuffer[ly * 160:(ly + 1) * 160] = line
+
+    def _draw_window(self, indices):
+        left = self.wx - 7
+        if not (self.lcdc & 0x20 and self._window_triggered and left < 160):
+            return
+        row = self._map_row(0x1C00 if self.lcdc & 0x40 else 0x1800, self._window_line)
+        self._window_line += 1
+        start = max(left, 0)
+        indices[start:] = row[start - left:160 - left]
+
+    def _draw_objects(self, ly, bg_indices, line):
+        height = 16 if self.lcdc & 0x04 else 8
+        oam = self.oam
+        chosen = []
+        for index in range(40):
+            y = oam[4 * index] - 16
+            if y <= ly < y + height:
+                chosen.append((oam[4 * index + 1], index, ly - y))
+                if len(chosen) == 10:
+                    break
+        taken = bytearray(160)
+        for x, index, row in sorted(chosen):
+            tile, flags = oam[4 * index + 2], oam[4 * index + 3]
+            if flags & 0x40:
+                row = height - 1 - row
+            if height == 16:
+                tile = tile & 0xFE | row >> 3
+            pixels = self._tile_data(tile, row & 7, signed=False)
+            if flags & 0x20:
+                pixels = pixels[::-1]
+            shades = self._shades(self.obp1 if flags & 0x10 else self.obp0)
+            for i, colour in enumerate(pixels):
+                px = x - 8 + i
+                if colour == 0 or not 0 <= px < 160 or taken[px]:
+                    continue
+                taken[px] = 1
+                if not (flags & 0x80 and bg_indices[px]):
+                    line[px] = shades[colour]
+
+
+DRAWING_REGISTERS = [0xFF40, 0xFF42, 0xFF43, 0xFF47, 0xFF48, 0xFF49, 0xFF4A, 0xFF4B]
+
+# one step of a run: catch up ``delta`` M-cycles, then change something
+steps_strategy = st.lists(st.tuples(
+    st.integers(1, 3 * LINE),
+    st.one_of(
+        st.tuples(st.just("register"), st.sampled_from(DRAWING_REGISTERS),
+                  st.integers(0, 255)),
+        st.tuples(st.just("vram"), st.integers(0, 0x1FFF), st.binary(min_size=1, max_size=64)),
+        st.tuples(st.just("oam"), st.integers(0, 0x9F), st.binary(min_size=1, max_size=16)),
+        st.tuples(st.just("read"), st.none(), st.none()))),
+    max_size=25)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.integers(0, 2**32), st.integers(0, 255), steps_strategy,
+       st.integers(LINE, FRAME + 3 * LINE))
+def test_batched_renderer_draws_the_reference_pixels(seed, lcdc, steps, tail):
+    # random VRAM, OAM (objects placed mostly on screen) and registers from ``seed``; then
+    # CPU-like steps between catch-ups: register writes, VRAM/OAM stores, framebuffer reads
+    rng = random.Random(seed)
+    vram = bytearray(rng.randbytes(0x2000))
+    oam = bytearray(rng.randbytes(0xA0))
+    for slot in range(40):
+        oam[4 * slot] = rng.randrange(0, 176)
+        oam[4 * slot + 1] = rng.randrange(0, 176)
+    fast = Ppu(lambda bit: None, vram, oam, now=0, position=0)
+    reference = ReferencePpu(lambda bit: None, vram, oam, now=0, position=0)
+    units = (fast, reference)
+    for address in DRAWING_REGISTERS[1:]:
+        value = rng.randrange(256) if address != 0xFF4A else rng.randrange(150)
+        for unit in units:
+            unit.write(address, value, 0)
+    for unit in units:
+        unit.write(LCDC, lcdc | 0x80, 0)
+    now = 0
+    for delta, (kind, where, value) in steps:
+        now += delta
+        for unit in units:
+            unit.catch_up(now)
+        if kind == "register":
+            for unit in units:
+                unit.write(where, value, now)
+        elif kind == "vram":
+            vram[where:where + len(value)] = value[:0x2000 - where]
+        elif kind == "oam":
+            oam[where:where + len(value)] = value[:0xA0 - where]
+        else:
+            assert fast.framebuffer == reference.reference_framebuffer
+    for unit in units:
+        unit.catch_up(now + tail)
+    assert fast.framebuffer == reference.reference_framebuffer
+
+
+@pytest.mark.parametrize("wx", [30, 3])
+def test_a_whole_frame_of_window_and_objects_matches_the_reference(wx):
+    # every feature at once over a full frame: scrolled BG with 8800 addressing, the window
+    # from WY 20 / WX ``wx`` (3: its first 4 columns off screen) with map 9C00, 40 tall
+    # objects with all flags
+    rng = random.Random(6)
+    vram = bytearray(rng.randbytes(0x2000))
+    oam = bytearray(rng.randbytes(0xA0))
+    for slot in range(40):
+        oam[4 * slot:4 * slot + 2] = bytes([rng.randrange(8, 168), rng.randrange(0, 168)])
+    fast = Ppu(lambda bit: None, vram, oam, now=0, position=0)
+    reference = ReferencePpu(lambda bit: None, vram, oam, now=0, position=0)
+    for unit in (fast, reference):
+        for address, value in ((0xFF42, 37), (0xFF43, 201), (0xFF47, 0x1B), (0xFF48, 0xE4),
+                               (0xFF49, 0x2D), (0xFF4A, 20), (0xFF4B, wx), (LCDC, 0xE7)):
+            unit.write(address, value, 0)
+        unit.catch_up(FRAME)
+    assert fast.framebuffer == reference.reference_framebuffer
+    assert len(set(fast.framebuffer)) == 4                  # all four shades were drawn
+
+
+def test_draw_lines_rejects_bad_lines_and_buffers():
+    pixels = np.zeros((144, 160), dtype=np.uint8)
+    plain = Line(0x91, 0, 0, 0xE4, 0, 0, 0, -1)
+    with pytest.raises(ValueError, match="lines out of range"):
+        draw_lines(pixels, bytes(0x2000), bytes(0xA0), {144: plain})
+    with pytest.raises(ValueError, match="lines out of range"):
+        draw_lines(pixels, bytes(0x2000), bytes(0xA0), {3: plain._replace(window_row=256)})
+    with pytest.raises(ValueError, match="8192 bytes of VRAM and 160 of OAM, got 100"):
+        draw_lines(pixels, bytes(100), bytes(0xA0), {0: plain})
+    with pytest.raises(RuntimeError, match="line 7 queued before"):
+        LineBatcher(bytearray(160 * 144)).line(7, plain)
+
+
+def test_a_static_screen_is_not_drawn_again(monkeypatch):
+    import dynarec_gameboy.render as render
+    calls = []
+    real = render.draw_lines
+    monkeypatch.setattr(render, "draw_lines", lambda *args: calls.append(1) or real(*args))
+    r = Recorder()                                  # BGP FC: index 0 white, 1-3 black
+    put_tile(r.vram, 0, TILE0)                      # indices 3 3 1 1 2 2 0 0 everywhere
+    r.ppu.catch_up(FRAME)
+    assert r.ppu.framebuffer[:8] == bytes([3, 3, 3, 3, 3, 3, 0, 0]) and len(calls) == 1
+    r.ppu.catch_up(2 * FRAME)                       # the same frame again
+    assert r.ppu.framebuffer[:8] == bytes([3, 3, 3, 3, 3, 3, 0, 0]) and len(calls) == 1
+    r.vram[0] = 0x0F                                # row 0: 0F/CC -> 2 2 0 0 3 3 1 1
+    r.ppu.catch_up(3 * FRAME)
+    assert r.ppu.framebuffer[:8] == bytes([3, 3, 0, 0, 3, 3, 3, 3]) and len(calls) == 2

@@ -51,6 +51,8 @@ from .host import CompileEnv, HelperImpl
 from .ir.builder import Builder
 from .ir.nodes import HelperSig, Module, Region, Slot, StateLayout
 from .ir.types import F32, F64, I64, Type
+from .ir.verifier import verify_region
+from .passes import run_passes
 from .registry import load_host
 from .stats import Stats
 
@@ -203,8 +205,6 @@ class FunctionJit:
         """Translate, optimise and compile ``name`` (and, through ``callee``, the functions
         it calls); returns its entry address. Compiling a compiled function again is a
         no-op."""
-        from .ir.verifier import verify_region
-        from .passes import run_passes
         row = self.entry(name)
         if row.entry is not None:
             return row.entry

@@ -22,6 +22,13 @@ each a boxed pair: tag in the first 8 bytes, payload in the next 8) -- so ``ARRA
 ``ARRAY_SET_R``/``ARRAY_LEN_R``/``ARRAY_PUSH_R`` are a few loads and stores; a push into a
 full array calls ``Heap.grow`` (capacity doubles). Nothing is ever freed (a known gap).
 
+The heap is one contiguous bump-allocated range of host memory: an anonymous mapping
+reserved at once for the whole 4 GiB guest range (``MAP_NORESERVE``: no memory is committed
+until touched, and the kernel zeroes pages on first touch, so nothing is cleared up front;
+``MADV_HUGEPAGE`` asks for transparent huge pages, so a large array costs few page faults and
+TLB misses), mapped into the address space piece by piece as allocation reaches it. The
+array allocated last -- the one a loop of pushes grows -- grows in place, without a copy.
+
 Ops the JIT leaves to the interpreter's handlers see arrays as ``values.Array`` lists:
 ``Runtime.unbox`` gives a *snapshot* (one per array per helper call, so identity holds
 within it), which ``Runtime.finish`` writes back for the ops that mutate arrays; an
@@ -35,9 +42,10 @@ returns.
 from __future__ import annotations
 
 import ctypes
+import mmap
 import struct
 
-from dynarec.memory import AddressSpace
+from dynarec.memory import AddressSpace, Mapping
 
 from .values import I64 as I64Value, U32, U64, Array, ArrayIterator
 
@@ -45,49 +53,61 @@ TAG_VOID, TAG_BOOL, TAG_I32, TAG_I64, TAG_U32, TAG_U64, TAG_F64, TAG_OBJ, TAG_AR
 
 LENGTH, CAPACITY, DATA = 0, 8, 16       #: header field offsets
 HEADER_BYTES = 24
-ELEMENT_BYTES = 16
+ELEMENT_SHIFT = 4
+ELEMENT_BYTES = 1 << ELEMENT_SHIFT       #: 16: a (tag, payload) pair
 
 ADDR_BITS = 32
 PAGE_BITS = 16
 HEAP_ADDRESS_MASK = (1 << ADDR_BITS) - 8     #: every header and element address fits it
 HEAP_BASE = 1 << PAGE_BITS              # address 0 stays unmapped
-FIRST_CHUNK = 1 << 20
+HEAP_BYTES = (1 << ADDR_BITS) - HEAP_BASE
+FIRST_CHUNK = 1 << 20                   #: the first piece mapped; each next one doubles it
 MUTATES_ARRAYS = frozenset({"ARRAY_SET_R", "ARRAY_PUSH_R", "ARRAY_POP_R"})
 
 _MASK64 = (1 << 64) - 1
+MAP_NORESERVE = getattr(mmap, "MAP_NORESERVE", 0x4000)
+"""mmap(2)'s flag (Python has the name from 3.12; 0x4000 on Linux, bits/mman-linux.h)."""
 
 
 class Heap:
     """Bump-allocated guest memory for arrays (module doc). ``memory`` is the address space
-    generated code uses; chunks of RAM are mapped as needed (page-aligned, so every access
-    takes the fast path). Raises ``MemoryError`` when the 4 GiB address space is full."""
+    generated code uses; the reserved host memory is mapped into it in pieces as needed
+    (page-aligned, so every access takes the fast path). Raises ``MemoryError`` when the
+    4 GiB address space is full, ``OSError`` if the host cannot reserve it."""
 
     def __init__(self):
         self.memory = AddressSpace(ADDR_BITS, PAGE_BITS)
+        self._reserved = mmap.mmap(-1, HEAP_BYTES, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS
+                                   | MAP_NORESERVE)
+        if hasattr(mmap, "MADV_HUGEPAGE"):
+            self._reserved.madvise(mmap.MADV_HUGEPAGE)
+        self._buffer = (ctypes.c_char * HEAP_BYTES).from_buffer(self._reserved)
+        self._host_base = ctypes.addressof(self._buffer)
         self._next = self._end = HEAP_BASE
-        self._chunks: list = []             # (base, end, host address of base)
+        self._pieces = 0
 
     def alloc(self, nbytes: int) -> int:
-        """Heap address of ``nbytes`` fresh zeroed bytes (8-aligned)."""
+        """Heap address of ``nbytes`` fresh zeroed bytes (8-aligned), right after the last
+        allocation."""
         nbytes = (nbytes + 7) & -8
         if self._next + nbytes > self._end:
-            size = max(FIRST_CHUNK, 2 * (self._end - HEAP_BASE), nbytes)
+            size = max(FIRST_CHUNK, self._end - HEAP_BASE, self._next + nbytes - self._end)
             size = (size + (1 << PAGE_BITS) - 1) >> PAGE_BITS << PAGE_BITS
             if self._end + size > 1 << ADDR_BITS:
                 raise MemoryError("the Orus array heap is full (4 GiB)")
-            mapping = self.memory.map_ram(self._end, size, name=f"heap{len(self._chunks)}")
-            self._chunks.append((self._end, self._end + size, mapping.host_address))
-            self._next, self._end = self._end, self._end + size
+            self.memory.add(Mapping(f"heap{self._pieces}", self._end, size, self._buffer,
+                                    offset=self._end - HEAP_BASE))
+            self._pieces += 1
+            self._end += size
         address = self._next
         self._next += nbytes
         return address
 
     def host(self, address: int) -> int:
         """Host address of heap ``address`` (``ValueError`` outside the heap)."""
-        for base, end, host in reversed(self._chunks):
-            if base <= address < end:
-                return host + address - base
-        raise ValueError(f"heap address {address:#x} is not allocated")
+        if not HEAP_BASE <= address < self._next:
+            raise ValueError(f"heap address {address:#x} is not allocated")
+        return self._host_base + address - HEAP_BASE
 
     def word(self, address: int) -> int:
         return ctypes.c_uint64.from_address(self.host(address)).value
@@ -125,13 +145,20 @@ class Heap:
         self.set_word(header + LENGTH, len(pairs))
 
     def grow(self, header: int) -> None:
-        """Double the array's capacity (at least 8), moving its elements."""
-        capacity = max(8, 2 * self.word(header + CAPACITY))
-        data = self.alloc(capacity * ELEMENT_BYTES)
-        used = self.length(header) * ELEMENT_BYTES
-        if used:
-            ctypes.memmove(self.host(data), self.host(self.word(header + DATA)), used)
-        self.set_word(header + DATA, data)
+        """Double the array's capacity (at least 8): in place when its elements are the
+        last allocation, else by moving them to a new one."""
+        old = self.word(header + CAPACITY)
+        capacity = max(8, 2 * old)
+        data = self.word(header + DATA)
+        allocated = max(old, 1) * ELEMENT_BYTES         # new_array allocates one at least
+        if data + allocated == self._next:
+            self.alloc(capacity * ELEMENT_BYTES - allocated)
+        else:
+            moved = self.alloc(capacity * ELEMENT_BYTES)
+            used = self.length(header) * ELEMENT_BYTES
+            if used:
+                ctypes.memmove(self.host(moved), self.host(data), used)
+            self.set_word(header + DATA, moved)
         self.set_word(header + CAPACITY, capacity)
 
 

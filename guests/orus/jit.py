@@ -36,10 +36,13 @@ Native ops: constants, moves, the typed integer/f64 arithmetic, comparisons and 
 (overflow, division by zero and range checks included), the generic ``*_I32_R`` arithmetic
 and ``EQ_R``/``NE_R``/logic when the operand kinds are known, jumps and fused loop ops, calls
 and returns, and ``ARRAY_GET_R``/``ARRAY_SET_R``/``ARRAY_LEN_R``/``ARRAY_PUSH_R`` on the
-heap (``heap``). Every other op (print, strings, iterators, ``MAKE_ARRAY_R``, ``MOD_F64``,
-...) calls a Python helper that runs the reference interpreter's own handler for that
-instruction on the boxed operands (``_fallback``), so it has exactly the interpreter's
-semantics. A failed check calls ``orus_error``, which raises the interpreter's
+heap (``heap``), an array's header words (length, capacity, data) kept in SSA values from
+its first access on, across loops, until a call or a push through another register may
+change them (``_Translator._fields``). Every other op (print, strings, iterators,
+``MAKE_ARRAY_R``, ``MOD_F64``, ...) calls a Python helper that runs the reference
+interpreter's own handler for that instruction on the boxed operands (``_fallback``), so it
+has exactly the interpreter's semantics. A failed check branches to the region's one raise
+block with its error code; that calls ``orus_error``, which raises the interpreter's
 ``OrusRuntimeError`` with the same message and location; the error leaves generated code
 and ``run`` returns it.
 
@@ -60,7 +63,7 @@ from dynarec.ir.nodes import Region, Slot, Value
 from dynarec.ir.types import F64, I1, I32, I64, Type
 
 from .errors import OrusLoadError, OrusRuntimeError
-from .heap import (CAPACITY, DATA, ELEMENT_BYTES, HEAP_ADDRESS_MASK, LENGTH, MUTATES_ARRAYS,
+from .heap import (CAPACITY, DATA, ELEMENT_SHIFT, HEAP_ADDRESS_MASK, LENGTH, MUTATES_ARRAYS,
                    TAG_ARR, TAG_BOOL, TAG_F64, TAG_I32, TAG_I64, TAG_OBJ, TAG_U32, TAG_U64,
                    TAG_VOID, Runtime)
 from .interpreter import (DIVISION_BY_ZERO, HOMOGENEOUS, NOT_ARRAY, NOT_BOOLEAN, OVERFLOW,
@@ -83,8 +86,17 @@ SHARED = tuple(range(FRAME_REG_START)) + tuple(range(MODULE_REG_START, REGISTER_
 """The shared registers, in ``g_tag``/``g_val`` slot order."""
 SHARED_SLOT = {r: i for i, r in enumerate(SHARED)}
 
+ARR_FIELDS = "arr+fields"
+"""The block-entry kind of an ``arr`` register whose ``V.fields`` travel with it: four block
+parameters (header, length, capacity, data), so a loop keeps an array's header words in
+registers across iterations. It fits an ``arr`` entry (which drops the fields)."""
+
 MAX_VERSIONS = 2
 """Versions of one bytecode block the translator makes for different entry kinds."""
+
+NEGATIVE_INDEX = "Array index must be a non-negative integer"
+OUT_OF_BOUNDS = "Array index out of bounds"
+"""The interpreter's messages for a bad array index (``interpreter`` ``_array_index``)."""
 
 X86_DEFAULT_NAN64 = 0xFFF8_0000_0000_0000
 """The NaN x86 SSE arithmetic produces (``values.X86_DEFAULT_NAN``): the regions' nan64."""
@@ -93,11 +105,14 @@ X86_DEFAULT_NAN64 = 0xFFF8_0000_0000_0000
 @dataclass
 class V:
     """A register's value during translation: ``kind`` and its SSA value ``a`` (for ``any``:
-    ``a`` the tag, ``b`` the payload)."""
+    ``a`` the tag, ``b`` the payload). An ``arr`` value may carry its header's ``fields``:
+    SSA values ``(length, capacity, data)`` known to equal the header's words (``heap``),
+    so array ops need not load them (``_Translator._fields``)."""
 
     kind: str
     a: Value
     b: Optional[Value] = None
+    fields: Optional[tuple] = None
 
 
 # --- the bytecode's shape ------------------------------------------------------------------------
@@ -137,12 +152,15 @@ def registers(insn) -> tuple:
 @dataclass
 class _Block:
     """A bytecode basic block: ``index``, ``insns``, ``succs`` (block indices: fallthrough
-    first), ``live_in`` (frame registers read before written)."""
+    first), ``live_in`` (frame registers read before written), ``read_in`` (all registers,
+    shared ones included, some op may read before they are written; the write-back of
+    shared registers at calls and returns does not count)."""
 
     index: int
     insns: list
     succs: list
     live_in: frozenset = frozenset()
+    read_in: frozenset = frozenset()
 
 
 def basic_blocks(chunk: Chunk) -> list:
@@ -180,13 +198,23 @@ def basic_blocks(chunk: Chunk) -> list:
 
 
 def _liveness(blocks: list) -> None:
-    """Set each block's ``live_in`` (frame registers only; shared ones are always kept)."""
+    """Set each block's ``live_in`` (frame registers only; shared ones are always kept) and
+    ``read_in``."""
+    for block, live in zip(blocks, _live_registers(blocks, shared=False)):
+        block.live_in = live
+    for block, live in zip(blocks, _live_registers(blocks, shared=True)):
+        block.read_in = live
+
+
+def _live_registers(blocks: list, shared: bool) -> list:
+    """Per block, the registers read before written from its start (shared ones too with
+    ``shared``): the classic backward dataflow."""
     gen, kill = [], []
     for block in blocks:
         g, k = set(), set()
         for insn in block.insns:
             uses, defs = registers(insn)
-            g.update(r for r in uses if r not in k and r not in SHARED_SLOT)
+            g.update(r for r in uses if r not in k and (shared or r not in SHARED_SLOT))
             k.update(defs)
         gen.append(g)
         kill.append(k)
@@ -202,8 +230,7 @@ def _liveness(blocks: list) -> None:
             if new != live[block.index]:
                 live[block.index] = new
                 changed = True
-    for block in blocks:
-        block.live_in = frozenset(live[block.index])
+    return [frozenset(regs) for regs in live]
 
 
 def function_constants(program: Program) -> dict:
@@ -520,8 +547,9 @@ class _Translator:
     """Translates one chunk into its function region (module doc: kinds, shared registers).
 
     ``translate`` runs the translation until the block-entry kinds are stable: each pass
-    builds the region anew in reverse postorder, and an edge whose values do not fit its
-    target's entry kinds widens them and asks for another pass."""
+    builds the region anew in reverse postorder (then the block versions a back edge made
+    after their block was translated), and an edge whose values do not fit its target's
+    entry kinds widens them and asks for another pass."""
 
     def __init__(self, owner: OrusJit, function, region: Region, entry: Optional[int] = None):
         self.owner = owner
@@ -537,6 +565,10 @@ class _Translator:
                               if r in SHARED_SLOT})
         # block index -> its versions: [(kinds {reg: kind}, dirty shared regs: frozenset)]
         self.versions: dict = {}
+        # block index -> the shared registers whose value there no op reads before writing
+        # them: they enter boxed and dirty (written back as they are), so that their kinds
+        # and dirtiness -- only write-backs see them -- make no extra block versions
+        self.unread = [frozenset(self.shared) - block.read_in for block in self.blocks]
 
     def _reverse_postorder(self) -> list:
         seen, post = {self.start}, []
@@ -569,7 +601,7 @@ class _Translator:
         region.next_value = 0
         self.b = b = Builder(region, self.owner.jit.module)
         self.ir_blocks: dict = {}           # (block index, version) -> IR block
-        self.fail_blocks: dict = {}
+        self.raise_block = None
         for index, versions in self.versions.items():
             for version, (kinds, _) in enumerate(versions):
                 self._make_block((index, version), kinds)
@@ -590,11 +622,16 @@ class _Translator:
         for r in self.blocks[self.start].live_in:
             self.regs.setdefault(r, V("bool", b.iconst(I1, 0)))
         b.br(self._edge(self.start))
-        for index in self.order:
-            version = 0
-            while version < len(self.versions.get(index, ())):
-                self._translate_block(index, version)
-                version += 1
+        done: set = set()
+        while True:                         # again for versions a back edge made
+            todo = [(index, version) for index in self.order
+                    for version in range(len(self.versions.get(index, ())))
+                    if (index, version) not in done]
+            if not todo:
+                return
+            for key in todo:
+                done.add(key)
+                self._translate_block(*key)
 
     def _translate_block(self, index: int, version: int) -> None:
         b = self.b
@@ -621,6 +658,9 @@ class _Translator:
         for r in sorted(kinds):
             if kinds[r] == ANY:
                 self.regs[r] = V(ANY, next(params), next(params))
+            elif kinds[r] == ARR_FIELDS:
+                self.regs[r] = V("arr", next(params),
+                                 fields=(next(params), next(params), next(params)))
             else:
                 self.regs[r] = V(kinds[r], next(params))
         self.dirty = set(dirty)
@@ -629,24 +669,23 @@ class _Translator:
         """The version of block ``index`` an edge with ``kinds``/``dirty`` goes to: the one
         made for exactly these kinds, else a new one (up to ``MAX_VERSIONS``: a loop header
         reached with boxed values from outside and unboxed ones along its back edge gets
-        two), else the most specific one that fits (each register of the same kind, or
-        ``any`` there), else the last one widened (``any`` where kinds differ)."""
+        two), else the most specific one that fits (``_fits``), else the last one widened
+        (``_widen``)."""
         versions = self.versions.setdefault(index, [])
         fitting = []
         for v, (have, have_dirty) in enumerate(versions):
-            if dirty <= have_dirty and all(have[r] in (k, ANY) for r, k in kinds.items()):
+            if dirty <= have_dirty and all(_fits(k, have[r]) for r, k in kinds.items()):
                 if have == kinds:
                     return v
                 fitting.append((sum(k == ANY for k in have.values()), v))
         if len(versions) < MAX_VERSIONS:
             versions.append((kinds, dirty))
             self._make_block((index, len(versions) - 1), kinds)
-            self.changed = self.changed or len(versions) > 1
             return len(versions) - 1
         if fitting:
             return min(fitting)[1]
         have, have_dirty = versions[-1]
-        versions[-1] = ({r: (k if have.get(r) == k else ANY) for r, k in kinds.items()},
+        versions[-1] = ({r: _widen(have.get(r), k) for r, k in kinds.items()},
                         have_dirty | dirty)
         self.changed = True
         return len(versions) - 1
@@ -656,8 +695,9 @@ class _Translator:
         ``index`` (``_version`` picks which of its versions)."""
         block = self.blocks[index]
         keep = block.live_in | set(self.shared)
-        kinds = {r: self._read(r).kind for r in keep}
-        version = self._version(index, kinds, frozenset(self.dirty))
+        unread = self.unread[index]
+        kinds = {r: ANY if r in unread else _entry_kind(self._read(r)) for r in keep}
+        version = self._version(index, kinds, frozenset(self.dirty | unread))
         target_kinds = self.versions[index][version][0]
         blk = self.ir_blocks[(index, version)]
         args = []
@@ -672,7 +712,7 @@ class _Translator:
     def _types(kinds: dict) -> list:
         out = []
         for r in sorted(kinds):
-            out += [I32, I64] if kinds[r] == ANY else [KIND_TYPE[kinds[r]]]
+            out += _ENTRY_TYPES.get(kinds[r]) or [KIND_TYPE[kinds[r]]]
         return out
 
     def _zero(self, t: Type) -> Value:
@@ -692,11 +732,14 @@ class _Translator:
             self.dirty.add(r)
 
     def _as(self, v: V, kind: str) -> list:
-        """``v`` as SSA values of ``kind`` (same kind, or boxed into ``any``)."""
+        """``v`` as SSA values of block-entry ``kind`` (same kind, ``arr`` with or without
+        its fields, or boxed into ``any``)."""
+        if kind == ARR_FIELDS and v.fields is not None:
+            return [v.a, *v.fields]
         if v.kind == kind:
             return [v.a] if kind != ANY else [v.a, v.b]
         if kind != ANY:                     # only in a pass that will be discarded
-            return [self._zero(KIND_TYPE[kind])]
+            return [self._zero(t) for t in self._types({0: kind})]
         return list(self._box(v))
 
     def _box(self, v: V) -> tuple:
@@ -754,37 +797,70 @@ class _Translator:
 
     # --- checks ------------------------------------------------------------------------------
 
-    def _fail_block(self, message: str):
-        blk = self.fail_blocks.get(message)
-        if blk is None:
-            b = self.b
+    def _fail_target(self, message: str) -> tuple:
+        """The branch target raising ``message`` at the current instruction: the region's
+        one raise block (made on first use: ``orus_error(code)``, then return), given the
+        error's code (``OrusJit.error_code``) as its argument."""
+        b = self.b
+        if self.raise_block is None:
             here = b.block
-            blk = self.fail_blocks[message] = b.new_block()
-            b.switch_to(blk)
-            code = self.owner.error_code(message, self.function, self.insn, self.chunk)
-            b.call("orus_error", b.iconst(I32, code))
+            self.raise_block = b.new_block([I32])
+            b.switch_to(self.raise_block)
+            b.call("orus_error", self.raise_block.params[0])
             b.ret(b.iconst(I32, 0), b.iconst(I64, 0))
             b.switch_to(here)
-        return blk
+        code = self.owner.error_code(message, self.function, self.insn, self.chunk)
+        return self.raise_block, [b.iconst(I32, code)]
 
     def check(self, ok: Value, message: str) -> None:
-        """Continue if ``ok``, else raise ``message`` at the current instruction."""
+        """Continue if ``ok``, else raise ``message`` at the current instruction. The
+        branch tests the negated condition with the failure block as its first target,
+        which the backends' block order (reverse postorder) places out of the hot path."""
         b = self.b
-        fail = self._fail_block(message)
         cont = b.new_block()
-        b.brif(ok, cont, fail)
+        b.brif(self._not(ok), self._fail_target(message), cont)
         b.switch_to(cont)
+
+    def _not(self, cond: Value) -> Value:
+        """The negation of i1 ``cond``: an ``icmp`` with the opposite condition when
+        ``cond`` is one (so the backend fuses it with its branch), else ``cond == 0``."""
+        b, d = self.b, cond.defn
+        if d is not None and d.op == "icmp":
+            return b.icmp(*d.args, cond=_NEGATED[d.attrs["cond"]])
+        return b.icmp(cond, b.iconst(I1, 0), cond="eq")
+
+    def _add_checked(self, x: Value, y: Value, subtract: bool = False) -> tuple:
+        """``(x + y or x - y, no signed overflow)`` for integers of one type: against a
+        constant ``y`` one compare of ``x`` before the operation; otherwise the sign rule
+        (an add overflows iff both operands' signs differ from the result's; a subtract
+        iff the operands' signs differ and the result's differs from ``x``'s; Hacker's
+        Delight, 2nd ed., section 2-13)."""
+        b, t = self.b, x.type
+        r = (b.sub if subtract else b.add)(x, y)
+        d = y.defn
+        if d is not None and d.op == "iconst":
+            c = _signed(d.attrs["value"], t.bits)
+            c = -c if subtract else c
+            low, high = -(1 << (t.bits - 1)), (1 << (t.bits - 1)) - 1
+            if low <= c <= high:
+                if c >= 0:
+                    return r, b.icmp(x, b.iconst(t, high - c), cond="sle")
+                return r, b.icmp(x, b.iconst(t, low - c), cond="sge")
+        if subtract:
+            sign = b.emit("and", [b.xor(x, y), b.xor(x, r)])
+        else:
+            sign = b.emit("and", [b.xor(x, r), b.xor(y, r)])
+        return r, b.icmp(sign, b.iconst(t, 0), cond="sge")
 
     def fail(self, message: str) -> None:
         """Raise ``message`` unconditionally; translation goes on in an unreachable block."""
         b = self.b
-        b.br(self._fail_block(message))
+        b.br(self._fail_target(message))
         b.switch_to(b.new_block())
 
     # --- emission ----------------------------------------------------------------------------
 
     def _emit(self, insn) -> None:
-        self.fail_blocks = {}           # error blocks name the instruction
         m = insn.mnemonic
         method = _NATIVE.get(m)
         if method is not None and method(self, insn) is not False:
@@ -805,6 +881,7 @@ class _Translator:
         for r in uses:
             args += self._box(self._read(r))
         out = self.b.call(name, *args)
+        self._forget_arrays()
         if out is None:
             return []
         return list(out) if isinstance(out, tuple) else [out]
@@ -868,6 +945,9 @@ class _Translator:
                 r = (b.udiv if op == "DIV" else b.urem)(x, y)
         elif wraps:
             r = {"ADD": b.add, "SUB": b.sub, "MUL": b.mul}[op](x, y)
+        elif signed and op != "MUL":
+            r, ok = self._add_checked(x, y, subtract=op == "SUB")
+            self.check(ok, OVERFLOW)
         else:
             zero = b.iconst(I1, 0)
             if op == "ADD":
@@ -931,16 +1011,15 @@ class _Translator:
     def immediate(self, insn):
         d, s, imm = insn.operands
         x = self.want(s, "i32", "Operand must be i32")
-        b, zero = self.b, self.b.iconst(I1, 0)
+        b = self.b
         y = b.iconst(I32, imm)
         op = insn.mnemonic[:3]
-        if op == "ADD":
-            r, _, ovf = b.addc(x, y, zero)
-        elif op == "SUB":
-            r, _, ovf = b.subb(x, y, zero)
-        else:
+        if op == "MUL":
             r, ovf = b.smul_ov(x, y)
-        self.check(b.icmp(ovf, zero, cond="eq"), OVERFLOW)
+            ok = b.icmp(ovf, b.iconst(I1, 0), cond="eq")
+        else:
+            r, ok = self._add_checked(x, y, subtract=op == "SUB")
+        self.check(ok, OVERFLOW)
         self._write(d, V("i32", r))
 
     def negate(self, insn):
@@ -1057,10 +1136,34 @@ class _Translator:
 
     # arrays (heap.py: header and element layout)
 
-    def _array(self, r: int) -> Value:
-        """The header address of the array in register ``r`` (checked: "Value is not an
-        array"; the register is of kind ``arr`` afterwards)."""
-        return self._field(self.want(r, "arr", NOT_ARRAY), 0)
+    def _fields(self, r: int) -> tuple:
+        """``(header, length, capacity, data)`` of the array in register ``r`` (checked:
+        "Value is not an array"; the register is of kind ``arr`` afterwards). The header
+        words are loaded once, then travel with the register (``V.fields``, across loop
+        back edges as ``ARR_FIELDS`` block parameters) until something may change them: a
+        push through another register or any call (``_forget_arrays``)."""
+        header = self.want(r, "arr", NOT_ARRAY)
+        fields = self.regs[r].fields
+        if fields is None:
+            b = self.b
+            fields = tuple(b.load(I64, self._field(header, offset))
+                           for offset in (LENGTH, CAPACITY, DATA))
+            self._cache(header, fields)
+        return (header, *fields)
+
+    def _cache(self, header: Value, fields: tuple) -> None:
+        """Every register holding the array at ``header`` now carries ``fields``."""
+        for r, v in self.regs.items():
+            if v.kind == "arr" and v.a is header:
+                self.regs[r] = V("arr", header, fields=fields)
+
+    def _forget_arrays(self, keep: Optional[Value] = None) -> None:
+        """Drop the fields of every array register except those holding ``keep``: their
+        header words may have changed (a push through ``keep`` may have gone into the same
+        array under another SSA value; a call may push into any array)."""
+        for r, v in self.regs.items():
+            if v.fields is not None and v.a is not keep:
+                self.regs[r] = V("arr", v.a)
 
     def _field(self, base: Value, offset) -> Value:
         """Heap address ``base + offset`` (an int or a Value), masked to the 8-aligned heap
@@ -1095,30 +1198,34 @@ class _Translator:
         index = self._read(i)
         if index.kind not in ("i32", ANY):
             return False
-        header = self._array(a)
+        fields = self._fields(a)
         if index.kind == "i32":
-            results = native(self._element(header, index.a))
+            results = native(self._element(fields, index.a))
         else:
             b = self.b
             is_i32 = b.icmp(index.a, b.iconst(I32, TAG_I32), cond="eq")
             results = self._diamond(
-                is_i32, lambda: native(self._element(header, b.trunc(I32, index.b))),
+                is_i32, lambda: native(self._element(fields, b.trunc(I32, index.b))),
                 lambda: self._fallback_values(insn), [I32, I64] * len(registers(insn)[1]))
         if results:
             self._write(insn.operands[0], V(ANY, *results))
         return None
 
-    def _element(self, header: Value, index: Value) -> Value:
-        """The heap address of element ``index`` (i32) of the array at ``header``, with the
-        VM's checks of the index."""
+    def _element(self, fields: tuple, index: Value) -> Value:
+        """The heap address of element ``index`` (i32) of the array with header words
+        ``fields`` (``_fields``), after the VM's checks of the index: one unsigned compare
+        of the sign-extended index with the length, whose failure path tells a negative
+        index ("must be a non-negative integer") from one past the end."""
         b = self.b
-        self.check(b.icmp(index, b.iconst(I32, 0), cond="sge"),
-                   "Array index must be a non-negative integer")
-        index = b.zext(I64, index)
-        length = b.load(I64, header)
-        self.check(b.icmp(index, length, cond="ult"), "Array index out of bounds")
-        data = b.load(I64, self._field(header, DATA))
-        return self._field(data, b.shl(index, b.iconst(I64, 4)))
+        _, length, _, data = fields
+        wide = b.sext(I64, index)
+        outside, inside = b.new_block(), b.new_block()
+        b.brif(b.icmp(wide, length, cond="uge"), outside, inside)
+        b.switch_to(outside)
+        b.brif(b.icmp(index, b.iconst(I32, 0), cond="slt"),
+               self._fail_target(NEGATIVE_INDEX), self._fail_target(OUT_OF_BOUNDS))
+        b.switch_to(inside)
+        return self._field(data, b.shl(wide, b.iconst(I64, ELEMENT_SHIFT)))
 
     def array_get(self, insn):
         d, a, i = insn.operands
@@ -1150,27 +1257,32 @@ class _Translator:
         d, a = insn.operands
         if self._read(a).kind not in (ANY, "arr"):
             return False
-        header = self._array(a)
-        self._write(d, V("i32", self.b.trunc(I32, self.b.load(I64, header))))
+        length = self._fields(a)[1]
+        self._write(d, V("i32", self.b.trunc(I32, length)))
 
     def array_push(self, insn):
+        """Push with the header words in registers: a full array calls ``orus_grow`` and
+        reloads capacity and data; the new length is stored to the header at once (code
+        that does not carry the fields reads it there)."""
         a, r = insn.operands
         if self._read(a).kind not in (ANY, "arr"):
             return False
-        header = self._array(a)
+        header, length, capacity, data = self._fields(a)
+        value = self._read(r)
         b = self.b
-        length = b.load(I64, header)
-        capacity = b.load(I64, self._field(header, CAPACITY))
-        grow, room = b.new_block(), b.new_block()
-        b.brif(b.icmp(length, capacity, cond="eq"), grow, room)
+        grow, room = b.new_block(), b.new_block([I64, I64])
+        b.brif(b.icmp(length, capacity, cond="eq"), grow, (room, [capacity, data]))
         b.switch_to(grow)
         b.call("orus_grow", header)
-        b.br(room)
+        b.br((room, [b.load(I64, self._field(header, offset)) for offset in (CAPACITY, DATA)]))
         b.switch_to(room)
-        data = b.load(I64, self._field(header, DATA))
-        self._store_element(self._field(data, b.mul(length, b.iconst(I64, ELEMENT_BYTES))),
-                            self._read(r))
-        b.store(self._field(header, LENGTH), b.add(length, b.iconst(I64, 1)))
+        capacity, data = room.params
+        self._store_element(self._field(data, b.shl(length, b.iconst(I64, ELEMENT_SHIFT))),
+                            value)
+        length = b.add(length, b.iconst(I64, 1))
+        b.store(self._field(header, LENGTH), length)
+        self._forget_arrays(keep=header)
+        self._cache(header, (length, capacity, data))
 
     # control flow
 
@@ -1194,8 +1306,7 @@ class _Translator:
 
     def jump_if_not(self, insn):
         c = insn.operands[-2]
-        cond = self.want(c, "bool", NOT_BOOLEAN)
-        self._branch(self.b.icmp(cond, self.b.iconst(I1, 0), cond="eq"), insn)
+        self._branch(self._not(self.want(c, "bool", NOT_BOOLEAN)), insn)
 
     def jump_if_not_less(self, insn):
         a, c, _ = insn.operands
@@ -1212,13 +1323,12 @@ class _Translator:
         x = self.want(c, kind, HOMOGENEOUS)
         limit = self.want(l, kind, HOMOGENEOUS)
         b, t = self.b, KIND_TYPE[kind]
-        one, zero = b.iconst(t, 1), b.iconst(I1, 0)
-        if forward:
-            r, carry, ovf = b.addc(x, one, zero)
-        else:
-            r, carry, ovf = b.subb(x, one, zero)
+        one = b.iconst(t, 1)
         if SIGNED[kind]:
-            self.check(b.icmp(ovf, zero, cond="eq"), OVERFLOW)
+            r, ok = self._add_checked(x, one, subtract=not forward)
+            self.check(ok, OVERFLOW)
+        else:
+            r = (b.add if forward else b.sub)(x, one)
         self._write(c, V(kind, r))
         cond = ("s" if SIGNED[kind] else "u") + ("lt" if forward else "gt")
         self._branch(b.icmp(r, limit, cond=cond), insn)
@@ -1256,6 +1366,7 @@ class _Translator:
         b.br((cont, [tag, payload]))
         b.switch_to(cont)
         self._load_shared()
+        self._forget_arrays()
         self._write(d, V(ANY, *cont.params))
 
     def _return(self, values: list) -> None:
@@ -1272,6 +1383,36 @@ class _Translator:
     def return_void(self, insn):
         b = self.b
         self._return([b.iconst(I32, TAG_VOID), b.iconst(I64, 0)])
+
+
+_ENTRY_TYPES = {ANY: [I32, I64], ARR_FIELDS: [I64] * 4}
+_NEGATED = {"eq": "ne", "ne": "eq", "slt": "sge", "sge": "slt", "sle": "sgt", "sgt": "sle",
+            "ult": "uge", "uge": "ult", "ule": "ugt", "ugt": "ule"}
+
+
+def _signed(value: int, bits: int) -> int:
+    """``value``'s low ``bits`` bits as a two's-complement integer."""
+    value &= (1 << bits) - 1
+    return value - (1 << bits) if value >> (bits - 1) else value
+
+
+def _entry_kind(v: V) -> str:
+    """The block-entry kind of ``v``: its kind, or ``ARR_FIELDS`` for an array with fields."""
+    return ARR_FIELDS if v.fields is not None else v.kind
+
+
+def _fits(kind: str, have: str) -> bool:
+    """Whether a value of entry kind ``kind`` can enter a block version expecting ``have``."""
+    return have in (kind, ANY) or (kind, have) == (ARR_FIELDS, "arr")
+
+
+def _widen(have: Optional[str], kind: str) -> str:
+    """The entry kind a version expecting ``have`` widens to so that ``kind`` fits too."""
+    if have == kind:
+        return kind
+    if {have, kind} == {ARR_FIELDS, "arr"}:
+        return "arr"
+    return ANY
 
 
 def _all_regs(insn) -> set:

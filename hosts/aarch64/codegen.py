@@ -1,9 +1,10 @@
-"""The AArch64 lowering machinery: frame layout, operand access, parallel moves, calls, exits
-and the memory fast/slow paths. The per-op rules (``lower.RULES``) are written in terms of
-this class.
+"""The AArch64 lowering machinery: the A64 instructions of ``common.codegen.CodeGen`` (which
+holds the frame layout, parallel moves, block layout, ``leave`` and ``generate``), operand
+access, calls, exits and the memory fast/slow paths. The per-op rules (``lower.RULES``) are
+written in terms of this class.
 
 One ``CodeGen`` compiles one region: ``CodeGen(region, env, prefix, rules, dispatcher,
-executor, slots, spill_all).generate()`` returns the ``Asm`` text. Rules see:
+executor, cache_base, slots, spill_all).generate()`` returns the ``Asm`` text. Rules see:
 
 * ``cg.asm`` -- the text buffer (``cg.asm("add x9, x0, x1")``, labels, far code);
 * operand access -- ``loc(v)``, ``imm(v)`` (the folded constant or ``None``), ``fused(v)``
@@ -11,7 +12,7 @@ executor, slots, spill_all).generate()`` returns the ``Asm`` text. Rules see:
   (an integer operand in a register, normalised: its own, or operand scratch ``k``),
   ``fsrc(v, k)`` (a float operand in an FP register), ``dst(v)`` / ``fdst(v)`` (where to
   compute a result), ``put(v, reg)`` / ``fput(v, reg)`` (write a result back), ``mov_imm``;
-* helpers for the representation invariants -- ``narrow`` (mask to a type), ``sext64``,
+* helpers for the representation invariants -- ``zext`` (mask to a type), ``sext64``,
   ``canon_nan``, ``with_flags`` (FPSR around an op whose flags the IR reads);
 * control flow -- ``jump``, ``branch``, ``branch2``, ``exit``, ``leave``;
 * calls -- ``call_helper``, ``call_function``, and ``guest_load``/``guest_store``.
@@ -28,16 +29,16 @@ from typing import Callable
 
 from dynarec import context as C
 from dynarec.errors import CompileError
+from dynarec.hosts.common import codegen as common
+from dynarec.hosts.common.codegen import SlotTable
 from dynarec.hosts.common.emit import Asm
-from dynarec.hosts.common.regalloc import allocate, successors
-from dynarec.ir.opcodes import EXIT_KINDS, OPS
+from dynarec.hosts.common.regs import M64
+from dynarec.ir.opcodes import EXIT_KINDS
 from dynarec.ir.types import Type
 
-from .regs import (ADDR, CTX, FLOAT_RESULT_REGS, FSCRATCH, INT_RESULT_REGS, M64, OPERAND,
+from .regs import (ADDR, CTX, FLOAT_RESULT_REGS, FSCRATCH, INT_RESULT_REGS, OPERAND,
                    PAGE_TABLE, REGISTER_FILE, RESULT, Imm, Mem, Reg, aapcs_classify, add_imm,
                    view)
-
-TERMINATORS = frozenset(name for name, row in OPS.items() if row.is_terminator)
 
 #: A64 condition codes and their negations (Arm ARM C1.2.4, table C1-1).
 INVERSE_CC = {"eq": "ne", "ne": "eq", "hs": "lo", "lo": "hs", "mi": "pl", "pl": "mi",
@@ -48,27 +49,18 @@ INVERSE_CC = {"eq": "ne", "ne": "eq", "hs": "lo", "lo": "hs", "mi": "pl", "pl": 
 #: 3 towards zero. AHP, DN and FZ stay 0 (NaN payloads propagate, subnormals are kept).
 FPCR_RMODE = {"rne": 0, "rup": 1, "rdn": 2, "rtz": 3}
 
-#: Ops whose result depends on FPCR's rounding mode or that read the FPSR flags.
-FP_MODE_OPS = frozenset({"fadd", "fsub", "fmul", "fdiv", "fsqrt", "fcvt_from_sint",
-                         "fcvt_from_uint", "fpromote", "fdemote", "fcvt_to_sint",
-                         "fcvt_to_uint"})
-
 _LOAD = {8: "ldrb", 16: "ldrh", 32: "ldr", 64: "ldr"}
 _STORE = {8: "strb", 16: "strh", 32: "str", 64: "str"}
 
 
 @dataclass(frozen=True)
-class Rule:
-    """How one op lowers: ``emit(cg, inst)`` writes its code. Every AArch64 rule takes any
-    operand as a folded constant (``imm="all"``, ``wide``: it encodes what fits and
-    materialises the rest); ``cc``: operand 0 may be a fused compare (``brif``, ``select``);
-    no views (``common.fold``)."""
+class Rule(common.Rule):
+    """``common.Rule`` with the AArch64 defaults: every rule takes any operand as a folded
+    constant (``imm="all"``, ``wide``: it encodes what fits and materialises the rest);
+    ``cc``: operand 0 may be a fused compare (``brif``, ``select``); no views."""
 
-    emit: Callable
     imm: str = "all"
     wide: bool = True
-    low: tuple = ()
-    cc: bool = False
 
 
 def mov_imm(asm: Asm, reg: str, value: int) -> None:
@@ -106,90 +98,45 @@ def mem_operand(asm: Asm, base: str, offset: int, size: int) -> str:
     return f"[{ADDR}]"
 
 
-class SlotTable:
-    """Offsets and types of the guest-state slots of one ``StateLayout`` (``state``), each
-    reference resolved once; a host keeps one across compiles."""
+class CodeGen(common.CodeGen):
+    """Compiles one region (module docstring and ``common.CodeGen``). ``dispatcher``: the
+    cache's ``AArch64Dispatcher`` (its ``tails``); ``executor``: hands out the trampolines of
+    helpers and the memory slow path; ``cache_base``: an address of the code cache, for the
+    reach of ``bl``; ``slots``: the ``common.SlotTable`` of ``env.state`` (context offsets)."""
 
-    def __init__(self, state):
-        self.state = state
-        self._slots: dict = {}
-
-    def slot(self, ref: str, t: Type) -> int:
-        """The context offset of slot ``ref`` accessed as type ``t``; ``CompileError`` if
-        there is no such slot or it has another type."""
-        hit = self._slots.get(ref)
-        if hit is None:
-            try:
-                hit = (self.state.type(ref), C.GUEST_STATE_OFFSET + self.state.offset(ref))
-            except KeyError as e:
-                raise CompileError(str(e.args[0])) from None
-            self._slots[ref] = hit
-        if hit[0] is not t:
-            raise CompileError(f"state slot {ref} is {hit[0]}, the op uses {t}")
-        return hit[1]
-
-
-class CodeGen:
-    """Compiles one region (module docstring). ``dispatcher``: the cache's
-    ``AArch64Dispatcher`` (its ``tails``); ``executor``: hands out the trampolines of helpers
-    and the memory slow path; ``slots``: the ``SlotTable`` of ``env.state``; ``spill_all``:
-    give no value a register."""
+    ISA = "AArch64"
+    ASM = Asm
+    REGISTER_FILE = REGISTER_FILE
+    INT_RESULT_REGS = INT_RESULT_REGS
+    FLOAT_RESULT_REGS = FLOAT_RESULT_REGS
+    INVERSE_CC = INVERSE_CC
+    ROUNDING = FPCR_RMODE
+    PARK, FPARK, TEMP = OPERAND[0], FSCRATCH[2], RESULT
+    LINK_REGS = ("x9", "x10", "x11")            # the site, its route, the pc (dispatcher.py)
+    EXIT_PC = "x11"
 
     def __init__(self, region, env, prefix: str, rules: dict, dispatcher, executor,
-                 slots: SlotTable, spill_all: bool = False):
-        self.region = region
-        self.env = env
-        self.rules = rules
+                 cache_base: int, slots: SlotTable, spill_all: bool = False):
         self.tails = dispatcher.tails
         self.executor = executor
-        self.slots = slots
-        self.asm = Asm(prefix)
-        self.is_function = region.kind == "function"
-        self.cur_pc = region.pc
-        self.cur_delay = 0
-        self.nan = {Type.F32: region.attrs["nan32"] & 0xFFFFFFFF,
-                    Type.F64: region.attrs["nan64"] & M64}
-        if region.attrs["rounding"] not in FPCR_RMODE:
-            raise CompileError(f"region {region.name}: unknown rounding "
-                               f"{region.attrs['rounding']!r} (one of {', '.join(FPCR_RMODE)})")
-        self.fpcr = FPCR_RMODE[region.attrs["rounding"]] << 22
-        self._layout_frame(spill_all)
+        self.cache_base = cache_base
+        super().__init__(region, env, prefix, rules, slots, spill_all)
+        self.fpcr = self.rounding << 22
 
     # --- frame -----------------------------------------------------------------------------
 
-    def _layout_frame(self, spill_all: bool):
-        """Frame from sp up: outgoing stack args | spill slots, 16-byte aligned. Notes whether
-        the region has rounding-sensitive float ops (``uses_fp``)."""
-        out = 0
-        self.uses_fp = False
-        for block in self.region.blocks:
-            for inst in block.insts:
-                if inst.op in FP_MODE_OPS:
-                    self.uses_fp = True
-                elif inst.op in ("call", "call_fn"):
-                    out = max(out, aapcs_classify([a.type for a in inst.args])[1])
-        self.alloc = allocate(self.region, REGISTER_FILE, out, spill_all, self.rules)
-        self.sel = self.alloc.selection
-        self._loc = self.alloc.loc
-        self.frame = (out + self.alloc.spill_bytes + 15) & -16
-        if self.frame >= 1 << 15:
-            raise CompileError(f"region {self.region.name}: a {self.frame}-byte frame is too "
-                               f"large")
+    def _classify(self, types, stack_offset: int = 0) -> tuple:
+        return aapcs_classify(types, stack_offset)
+
+    def _frame_size(self, size: int) -> int:
+        """16-byte aligned; below 32 KiB so that every spill slot is an ``ldr``/``str``
+        offset (``slot_ref``)."""
+        frame = (size + 15) & -16
+        if frame >= 1 << 15:
+            raise CompileError(f"region {self.region.name}: a {frame}-byte frame is too large")
+        return frame
 
     # --- operands --------------------------------------------------------------------------
-
-    def loc(self, v):
-        """The location of value ``v``: ``Reg``, ``Mem`` or ``Imm``."""
-        return self._loc[v]
-
-    def imm(self, v):
-        """The bit pattern of ``v`` if it is a folded constant, else ``None``."""
-        loc = self._loc.get(v)
-        return loc.value if type(loc) is Imm else None
-
-    def fused(self, v):
-        """The ``icmp`` Inst whose compare the user of ``v`` emits itself, or ``None``."""
-        return self.sel.fused.get(v)
 
     def mov_imm(self, reg: str, value: int) -> None:
         mov_imm(self.asm, reg, value)
@@ -198,20 +145,20 @@ class CodeGen:
         """Integer (or a float's raw bits) ``v`` in a general register (``xN``): its own, or
         operand scratch ``k`` (0-2) loaded from its constant or stack slot."""
         loc = self._loc[v]
-        if type(loc) is Reg and not loc.is_fp:
+        if type(loc) is Reg and not loc.is_float:
             return loc.name
         reg = OPERAND[k]
-        self.load_into(v, reg)
+        self.load(v, reg)
         return reg
 
-    def load_into(self, v, reg: str) -> str:
+    def load(self, v, reg: str) -> str:
         """Copy ``v`` (an integer, or a float's raw bits) into general register ``reg``."""
         loc = self._loc[v]
         if type(loc) is Imm:
             self.mov_imm(reg, loc.value)
         elif type(loc) is Mem:
             self.asm(f"ldr {reg}, {self.slot_ref(loc)}")
-        elif loc.is_fp:
+        elif loc.is_float:
             self.asm(f"fmov {view(reg, v.type.bits)}, {view(loc.name, v.type.bits)}")
         elif loc.name != reg:
             self.asm(f"mov {reg}, {loc.name}")
@@ -220,7 +167,7 @@ class CodeGen:
     def fsrc(self, v, k: int = 0) -> str:
         """Float ``v`` in an FP register (``vN``): its own, or float scratch ``k``."""
         loc = self._loc[v]
-        if type(loc) is Reg and loc.is_fp:
+        if type(loc) is Reg and loc.is_float:
             return loc.name
         reg = FSCRATCH[k]
         if type(loc) is Mem:
@@ -232,19 +179,19 @@ class CodeGen:
     def dst(self, v) -> str:
         """The general register to compute integer result ``v`` in: its own, else x9."""
         loc = self._loc[v]
-        return loc.name if type(loc) is Reg and not loc.is_fp else RESULT
+        return loc.name if type(loc) is Reg and not loc.is_float else RESULT
 
     def fdst(self, v) -> str:
         """The FP register to compute float result ``v`` in: its own, else v31."""
         loc = self._loc[v]
-        return loc.name if type(loc) is Reg and loc.is_fp else FSCRATCH[2]
+        return loc.name if type(loc) is Reg and loc.is_float else FSCRATCH[2]
 
     def put(self, v, reg: str) -> None:
         """Write general register ``reg`` (normalised for ``v``'s type) to ``v``."""
         loc = self._loc[v]
         if type(loc) is Mem:
             self.asm(f"str {reg}, {self.slot_ref(loc)}")
-        elif loc.is_fp:
+        elif loc.is_float:
             self.asm(f"fmov {view(loc.name, v.type.bits)}, {view(reg, v.type.bits)}")
         elif loc.name != reg:
             self.asm(f"mov {loc.name}, {reg}")
@@ -257,7 +204,7 @@ class CodeGen:
             if v.type is Type.F32:
                 self.asm(f"fmov {view(reg, 32)}, {view(reg, 32)}")   # clears bits 32-127
             self.asm(f"str {view(reg, 64)}, {self.slot_ref(loc)}")
-        elif not loc.is_fp:
+        elif not loc.is_float:
             self.asm(f"fmov {view(loc.name, v.type.bits)}, {view(reg, v.type.bits)}")
         elif loc.name != reg:
             self.asm(f"mov {loc.name}.16b, {reg}.16b")
@@ -272,7 +219,7 @@ class CodeGen:
 
     # --- representation invariants ---------------------------------------------------------
 
-    def narrow(self, reg: str, t: Type) -> None:
+    def zext(self, reg: str, t: Type) -> None:
         """Clear the bits of ``reg`` above ``t.bits`` (i1/i8/i16/i32)."""
         if t.bits < 32:
             self.asm(f"and {view(reg, 32)}, {view(reg, 32)}, #{t.mask:#x}")
@@ -374,7 +321,7 @@ class CodeGen:
         if dst == src:
             return
         if type(src) is Imm:
-            if type(dst) is Reg and not dst.is_fp:
+            if type(dst) is Reg and not dst.is_float:
                 self.mov_imm(dst.name, src.value)
                 return
             self.mov_imm(tmp, src.value)
@@ -386,74 +333,42 @@ class CodeGen:
             self.asm(f"str {view(src.name, 64)}, {self.slot_ref(dst)}")
         elif type(src) is Mem:
             self.asm(f"ldr {view(dst.name, 64)}, {self.slot_ref(src)}")
-        elif dst.is_fp and src.is_fp:
+        elif dst.is_float and src.is_float:
             self.asm(f"mov {dst.name}.16b, {src.name}.16b")
-        elif dst.is_fp or src.is_fp:
+        elif dst.is_float or src.is_float:
             self.asm(f"fmov {view(dst.name, 64)}, {view(src.name, 64)}")
         else:
             self.asm(f"mov {dst.name}, {src.name}")
 
-    def parallel_move(self, moves: list) -> None:
-        """Perform ``[(dst, src), ...]`` as if all at once (every ``dst`` distinct; a ``src``
-        may be an ``Imm``). Moves whose destination no pending move still reads go first; a
-        cycle is broken by parking one destination's old value in x17 (v31 for FP
-        registers); constants go last, as they read nothing."""
-        pending = [(d, s) for d, s in moves if d != s and type(s) is not Imm]
-        while pending:
-            sources = {s for _, s in pending}
-            ready = next((m for m in pending if m[0] not in sources), None)
-            if ready is not None:
-                self.move(*ready)
-                pending.remove(ready)
-                continue
-            dst = pending[0][0]
-            park = Reg(FSCRATCH[2] if type(dst) is Reg and dst.is_fp else OPERAND[0])
-            self.move(park, dst)
-            pending = [(d, park if s == dst else s) for d, s in pending]
-        for d, s in moves:
-            if type(s) is Imm:
-                self.move(d, s)
-
     # --- control flow ----------------------------------------------------------------------
 
-    def block_label(self, block) -> str:
-        return self.labels[id(block)]
+    def _jmp(self, label: str) -> None:
+        self.asm(f"b {label}")
 
-    def edge_moves(self, target) -> list:
-        loc = self._loc
-        return [(loc[p], loc[a]) for p, a in zip(target.block.params, target.args)
-                if loc[p] != loc[a]]
+    def _jcc(self, cc: str, label: str) -> None:
+        self.asm(f"b.{cc} {label}")
 
-    def jump(self, target) -> None:
-        """Go to ``target`` (a BlockCall): its arguments into its parameters, then branch
-        (or fall through when the block comes next)."""
-        self.parallel_move(self.edge_moves(target))
-        if target.block is not self.next_block:
-            self.asm(f"b {self.block_label(target.block)}")
+    def _jmp_shared(self, address: int) -> None:
+        """Branch to shared code at ``address`` (the dispatcher's tails, within B reach)."""
+        self.asm(f"b #{address:#x}")
 
-    def branch(self, cc: str, target) -> None:
-        """Conditional branch to ``target`` on condition ``cc``; the edge's moves, if any, go
-        in far code."""
-        moves = self.edge_moves(target)
-        if not moves:
-            self.asm(f"b.{cc} {self.block_label(target.block)}")
-            return
-        edge = self.asm.label("edge")
-        self.asm(f"b.{cc} {edge}")
-        with self.asm.far():
-            self.asm.place(edge)
-            self.parallel_move(moves)
-            self.asm(f"b {self.block_label(target.block)}")
+    def _jump_site(self, site: str, target: str) -> None:
+        """A ``b`` to ``target`` at label ``site`` (patchable: ``AArch64Host.patch_jump``)."""
+        self.asm.place(site)
+        self.asm(f"b {target}")
 
-    def branch2(self, cc: str, then, other) -> None:
-        """Two-way branch on ``cc`` (true: ``then``), falling through into whichever target
-        comes next when its edge needs no moves."""
-        if then.block is self.next_block and not self.edge_moves(then):
-            self.branch(INVERSE_CC[cc], other)
-            self.jump(then)
-        else:
-            self.branch(cc, then)
-            self.jump(other)
+    def _address_of(self, reg: str, label: str) -> None:
+        self.asm(f"adr {reg}, {label}")
+
+    def _link_tail(self, info: int) -> int:
+        return self.tails.link_tails[info]
+
+    def _lookup_tail(self, info: int) -> int:
+        return self.tails.lookups[(info, self.env.counters)]
+
+    def _jump_cache_exit(self, info: int) -> None:
+        """The shared jump-cache lookup of the pc in x11."""
+        self._jmp_shared(self._lookup_tail(info))
 
     def store_ctx(self, offset: int, value: int, tmp: str = RESULT) -> None:
         """``[ctx + offset]`` = the constant ``value`` (clobbers ``tmp``; offsets of the
@@ -464,7 +379,7 @@ class CodeGen:
     def exit(self, reason: int, pc=None, pc_value=None, info: int = 0,
              delay: bool = False) -> None:
         """Fill the context's exit fields and branch to the exit stub through a shared tail
-        (``dispatcher.Tails``). The next pc is the constant ``pc`` or the value ``pc_value``;
+        (``dispatcher.py``). The next pc is the constant ``pc`` or the value ``pc_value``;
         ``delay`` stores the current instruction's delay-slot flag too."""
         if pc_value is not None and self.imm(pc_value) is None:
             self.asm(f"str {self.src(pc_value)}, [{CTX}, #{C.NEXT_PC}]")
@@ -477,57 +392,6 @@ class CodeGen:
             self.mov_imm(RESULT, info)
             tail = self.tails.info_tails[int(reason)]
         self.asm(f"b #{tail:#x}")
-
-    def leave(self, inst) -> None:
-        """``exit``: with ``env.link`` (outside function regions), a constant target goes
-        through a patchable site (``direct_exit``), a computed one through the return-stack
-        buffer (``kind=return``) and the jump cache; ``kind=call`` with a ``ret_pc`` pushes
-        the RSB first. ``kind=halt`` and exits without ``env.link`` leave with HALT/NEXT
-        (``dynarec.host`` has the protocol)."""
-        kind = inst.attrs["kind"]
-        info = EXIT_KINDS.index(kind)
-        if len(inst.args) > 1 or (not inst.args and inst.attrs["pc"] == -1):
-            raise CompileError("exit needs a pc attribute or exactly one pc operand")
-        target = inst.args[0] if inst.args else None
-        pc = inst.attrs["pc"] if target is None else self.imm(target)
-        if kind in C.STOP_KINDS or not self.env.link or self.is_function:
-            self.exit(C.exit_reason(kind), pc=pc, pc_value=target, info=info)
-            return
-        ret_pc = inst.attrs.get("ret_pc", -1)
-        if kind == "call" and ret_pc != -1:
-            self.rsb_push(ret_pc & M64)
-        if pc is not None:
-            self.direct_exit(pc & M64, info)
-            return
-        self.load_into(target, "x11")
-        if kind == "return":
-            self.rsb_pop()
-        self.asm(f"b #{self.tails.lookups[(info, self.env.counters)]:#x}")
-
-    def direct_exit(self, pc: int, info: int, site: str = None) -> None:
-        """An exit site for guest ``pc`` (exit kind index ``info``): a ``b`` (patchable:
-        ``AArch64Host.patch_jump``) to far code that leaves with LINK (x9 = the site, x10 =
-        its route, x11 = ``pc``), and the route, which looks ``pc`` up in the jump cache. A
-        ``site`` label given puts the site itself in far code (an RSB push's return site)."""
-        a = self.asm
-        slow, route = a.label("link"), a.label("route")
-        in_far = site is not None
-        if not in_far:
-            site = a.label("site")
-            a.place(site)
-            a(f"b {slow}")
-        with a.far():
-            if in_far:
-                a.place(site)
-                a(f"b {slow}")
-            a.place(slow)
-            a(f"adr x9, {site}")
-            a(f"adr x10, {route}")
-            self.mov_imm("x11", pc)
-            a(f"b #{self.tails.link_tails[info]:#x}")
-            a.place(route)
-            self.mov_imm("x11", pc)
-            a(f"b #{self.tails.lookups[(info, self.env.counters)]:#x}")
 
     def _count(self, offset: int) -> None:
         """``[ctx + offset] += 1`` (clobbers x16)."""
@@ -573,47 +437,19 @@ class CodeGen:
         if self.env.counters:
             self._count(C.RSB_MISSES)
 
-    def store_position(self, tmp: str = RESULT) -> None:
-        """next_pc / exit_delay = the current guest instruction (before calling out);
-        clobbers ``tmp``."""
-        self.store_ctx(C.NEXT_PC, self.cur_pc, tmp)
-        self.store_ctx(C.EXIT_DELAY, self.cur_delay, tmp)
-
     # --- calls -----------------------------------------------------------------------------
 
     def call_abs(self, address: int) -> None:
         """Call an absolute address: ``bl`` within the +-128 MiB of a B, else through x16."""
-        here = self.env_cache_base
+        here = self.cache_base
         if abs(address - here) < (1 << 27) - (1 << 26):
             self.asm(f"bl #{address:#x}")
         else:
             self.mov_imm(ADDR, address)
             self.asm(f"blr {ADDR}")
 
-    def _helper(self, inst):
-        try:
-            return self.env.helpers[inst.attrs["helper"]]
-        except KeyError:
-            raise CompileError(f"region {self.region.name}: call: no helper "
-                               f"{inst.attrs['helper']!r} in the CompileEnv") from None
-
-    def _pass_args(self, inst) -> None:
-        locs, _ = aapcs_classify([a.type for a in inst.args])
-        self.parallel_move([(dst, self._loc[a]) for dst, a in zip(locs, inst.args)])
-
-    def _take_results(self, inst) -> None:
-        """Move call results from the return registers into their locations (ints masked)."""
-        moves, ints, floats = [], list(INT_RESULT_REGS), list(FLOAT_RESULT_REGS)
-        for r in inst.results:
-            pool = floats if r.type.is_float else ints
-            if not pool:
-                raise CompileError(f"{inst.op}: more than 2 "
-                                   f"{'float' if r.type.is_float else 'integer'} results")
-            reg = pool.pop(0)
-            if not r.type.is_float:
-                self.narrow(reg, r.type)
-            moves.append((self._loc[r], Reg(reg)))
-        self.parallel_move(moves)
+    def _call_label(self, label: str) -> None:
+        self.asm(f"bl {label}")
 
     def call_helper(self, inst) -> None:
         """``call``: a Python helper or a native one, through an executor trampoline."""
@@ -631,32 +467,13 @@ class CodeGen:
             raise CompileError(f"call: helper {inst.attrs['helper']!r} has unknown kind "
                                f"{helper.kind!r}")
         self.store_position()
-        self._pass_args(inst)
+        self._pass_args(inst, self._arg_locs(inst)[0])
         self.mov_imm(ADDR, address)
         self.asm(f"blr {ADDR}")
         self._take_results(inst)
         self.set_fp_mode()
 
-    def call_function(self, inst) -> None:
-        """``call_fn``: native call of a function region (AAPCS64, regs.py)."""
-        name = inst.attrs["fn"]
-        self._pass_args(inst)
-        if self.is_function and name == self.region.name:
-            self.asm(f"bl {self.entry_label}")
-        elif name in self.env.functions:
-            self.call_abs(int(self.env.functions[name]))
-        else:
-            raise CompileError(f"call_fn: function region {name!r} is not compiled yet "
-                               f"(CompileEnv.functions has no entry for it)")
-        self._take_results(inst)
-        self.set_fp_mode()
-
     # --- guest memory ----------------------------------------------------------------------
-
-    def _memory(self, op: str):
-        if self.env.memory is None:
-            raise CompileError(f"{op}: the CompileEnv has no memory (MemoryABI)")
-        return self.env.memory
 
     def _translate(self, addr: str, bits: int, size: int, write: bool, slow: str) -> None:
         """Fast-path address translation (``dynarec.host`` memory ABI) of the guest address
@@ -725,7 +542,7 @@ class CodeGen:
         with self.asm.far():
             self.asm.place(slow)
             self._slow_call(self.executor.slow_load(mem.slow_load), a_reg, size)
-            self.narrow(RESULT, result.type)
+            self.zext(RESULT, result.type)
             self.asm(f"b {done}")
 
     def guest_store(self, inst) -> None:
@@ -736,7 +553,7 @@ class CodeGen:
         slow, done, put = (self.asm.label(hint) for hint in ("stslow", "stdone", "stput"))
         a_reg = self.src(addr, 0)
         v_reg = self.dst(value)           # its own register, else x9 (translation spares it)
-        self.load_into(value, v_reg)
+        self.load(value, v_reg)
         self._translate(a_reg, addr.type.bits, size, True, slow)
         self.asm.place(put)
         if mem.big_endian and size > 1:
@@ -812,42 +629,27 @@ class CodeGen:
         if high:
             self.asm(f"sub sp, sp, #{high}, lsl #12")
 
-    def prologue(self) -> None:
-        a = self.asm
-        if self.is_function:
-            a.place(self.entry_label)
-            saved = ["x29", "x30", *self.alloc.callee_saved]
-            if len(saved) % 2:
-                saved.append("xzr")
-            self.saved_pairs = [saved[i:i + 2] for i in range(0, len(saved), 2)]
-            for r1, r2 in self.saved_pairs:
-                a(f"stp {r1}, {r2}, [sp, #-16]!")
-            if self.frame:
-                self._frame_sub("sp")
-            self.set_fp_mode()
-            arg_locs, _ = aapcs_classify(self.region.params,
-                                         stack_offset=self.frame + 16 * len(self.saved_pairs))
-            self.parallel_move([(self._loc[p], src)
-                                for p, src in zip(self.region.entry.params, arg_locs)])
-        else:
-            if self.frame:
-                a(f"ldr {ADDR}, [{CTX}, #{C.SAVED_SP}]")
-                self._frame_sub(ADDR)
-            self.set_fp_mode()
+    def _enter_function(self) -> int:
+        """Save x29, x30 and the callee-saved registers the region allocates in pairs, then
+        make the frame."""
+        saved = ["x29", "x30", *self.alloc.callee_saved]
+        if len(saved) % 2:
+            saved.append("xzr")
+        self.saved_pairs = [saved[i:i + 2] for i in range(0, len(saved), 2)]
+        for r1, r2 in self.saved_pairs:
+            self.asm(f"stp {r1}, {r2}, [sp, #-16]!")
+        if self.frame:
+            self._frame_sub("sp")
+        return 16 * len(self.saved_pairs)
 
-    def ret(self, inst) -> None:
-        """``ret``: results into x0/x1/v0/v1, undo the frame, return."""
-        if not self.is_function:
-            raise CompileError(f"ret in block region {self.region.name}")
-        ints, floats = list(INT_RESULT_REGS), list(FLOAT_RESULT_REGS)
-        moves = []
-        for v in inst.args:
-            pool = floats if v.type.is_float else ints
-            if not pool:
-                raise CompileError(f"ret: too many {'float' if v.type.is_float else 'integer'} "
-                                   f"results for the internal convention (at most 2 of each)")
-            moves.append((Reg(pool.pop(0)), self._loc[v]))
-        self.parallel_move(moves)
+    def _enter_block(self) -> None:
+        """sp = the dispatcher's saved_sp less the frame (regs.py: Frames)."""
+        if self.frame:
+            self.asm(f"ldr {ADDR}, [{CTX}, #{C.SAVED_SP}]")
+            self._frame_sub(ADDR)
+
+    def _leave_function(self) -> None:
+        """Undo the frame, restore the saved pairs, return."""
         if self.frame:
             low, high = self.frame & 0xFFF, self.frame >> 12
             self.asm(f"add sp, sp, #{low}")
@@ -856,42 +658,3 @@ class CodeGen:
         for r1, r2 in reversed(self.saved_pairs):
             self.asm(f"ldp {r1}, {r2}, [sp], #16")
         self.asm("ret")
-
-    def generate(self, cache_base: int) -> Asm:
-        """Lower every reachable block with the rules (``cache_base``: an address of the
-        code cache, for the reach of ``bl``). A block starts at the guest instruction (pc,
-        delay flag) its predecessors end in (the first laid out before it; the region's pc
-        for the entry)."""
-        self.env_cache_base = cache_base
-        order = self.alloc.order
-        rules, folded = self.rules, self.sel.folded
-        self.entry_label = self.asm.label("entry")
-        self.labels = {id(b): self.asm.label("b") for b in order}
-        preds: dict = {}
-        for b in order:
-            for s in successors(b):
-                preds.setdefault(id(s), []).append(id(b))
-        ends = {}
-        self.prologue()
-        for i, block in enumerate(order):
-            self.next_block = order[i + 1] if i + 1 < len(order) else None
-            self.cur_pc, self.cur_delay = next(
-                (ends[p] for p in preds.get(id(block), ()) if p in ends), (self.region.pc, 0))
-            self.asm.place(self.block_label(block))
-            if not block.insts or block.insts[-1].op not in TERMINATORS:
-                raise CompileError(f"region {self.region.name}: block {block.name} does not "
-                                   f"end in a terminator")
-            for inst in block.insts:
-                if id(inst) in folded:
-                    continue
-                rule = rules.get(inst.op)
-                if rule is None:
-                    raise CompileError(f"region {self.region.name}: no AArch64 lowering for "
-                                       f"op {inst.op!r}")
-                try:
-                    rule.emit(self, inst)
-                except CompileError as e:
-                    raise CompileError(f"region {self.region.name}, block {block.name}, "
-                                       f"{inst!r}: {e}") from e
-            ends[id(block)] = (self.cur_pc, self.cur_delay)
-        return self.asm

@@ -9,8 +9,9 @@ The exit stub reloads ``sp`` from ``saved_sp`` (so it works from any call depth 
 generated code), restores FPCR, ``saved_sp`` and the callee-saved registers and returns the
 context's ``exit_reason`` in ``x0``.
 
-Tails (``Tails``), all reached by ``b`` from the regions of the cache (the dispatcher sits
-at its pinned start, so a B's +-128 MiB always reaches them from a cache of at most 64 MiB):
+Tails (``common.codegen.ExitTails``), all reached by ``b`` from the regions of the cache (the
+dispatcher sits at its pinned start, so a B's +-128 MiB always reaches them from a cache of at
+most 64 MiB):
 
 * ``exit_tails[(reason, info)]`` store ``exit_reason`` and ``exit_info`` and go to the exit
   stub (one per exit kind: ``NEXT`` with each kind's index, ``HALT``/``BREAKPOINT`` with
@@ -28,10 +29,9 @@ at its pinned start, so a B's +-128 MiB always reaches them from a cache of at m
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from dynarec import context as C
 from dynarec.host import Dispatcher
+from dynarec.hosts.common.codegen import ExitTails
 from dynarec.ir.opcodes import EXIT_KINDS
 
 ENTER = [
@@ -112,18 +112,6 @@ def jump_cache_lookup(miss: int, counters: bool) -> list:
     return lines + ["br x16"]
 
 
-@dataclass
-class Tails:
-    """Host addresses of the shared exit code (module docstring)."""
-
-    exit_tails: dict = field(default_factory=dict)
-    info_tails: dict = field(default_factory=dict)
-    link_tails: dict = field(default_factory=dict)
-    miss_tails: dict = field(default_factory=dict)
-    lookups: dict = field(default_factory=dict)
-    error: int = 0
-
-
 def build(cache, assemble, executor) -> "AArch64Dispatcher":
     """Assemble the stubs and tails into ``cache`` at its next address (one commit).
     ``assemble(lines, address, what) -> bytes``."""
@@ -137,7 +125,7 @@ def build(cache, assemble, executor) -> "AArch64Dispatcher":
 
     exit_stub = place(EXIT, "exit stub")
     entry = place(ENTER, "enter stub")
-    tails = Tails()
+    tails = ExitTails()
     for info, kind in enumerate(EXIT_KINDS):
         reason = C.exit_reason(kind)
         tails.exit_tails[(int(reason), info)] = place(
@@ -170,7 +158,7 @@ class AArch64Dispatcher(Dispatcher):
     """The stubs assembled at ``entry`` (enter), ``exit_stub`` and the ``tails``; ``enter``
     runs through ``executor``."""
 
-    def __init__(self, entry: int, exit_stub: int, tails: Tails, executor):
+    def __init__(self, entry: int, exit_stub: int, tails: ExitTails, executor):
         self.entry = entry
         self.exit_stub = exit_stub
         self.tails = tails

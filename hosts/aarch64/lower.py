@@ -18,10 +18,11 @@ the IR does; FMIN/FMAX already implement IEEE 754-2019 minimum/maximum with -0 <
 from __future__ import annotations
 
 from dynarec import context as C
+from dynarec.hosts.common.regs import op_bits
 from dynarec.ir.types import Type
 
 from .codegen import INVERSE_CC, Rule, mov_imm
-from .regs import ADDR, CTX, FSCRATCH, OPERAND, RESULT, add_imm, logical_imm, op_bits, view
+from .regs import ADDR, CTX, FSCRATCH, OPERAND, RESULT, add_imm, logical_imm, view
 
 
 def _fmt(t: Type) -> str:
@@ -62,7 +63,7 @@ def _get(cg, inst):
     cg.asm(f"{'ldr' if bits >= 32 else {8: 'ldrb', 16: 'ldrh'}[bits]} {view(d, bits)}, "
            f"{cg.ctx_ref(offset, bits // 8)}")
     if t.bits == 1:
-        cg.narrow(d, t)
+        cg.zext(d, t)
     cg.put(r, d)
 
 
@@ -152,7 +153,7 @@ def _alu(mnemonic: str):
             rb = cg.src(b, 1)
             cg.asm(f"{mnemonic} {view(d, bits)}, {view(ra, bits)}, {view(rb, bits)}")
         if t.bits < 32:
-            cg.narrow(d, t)
+            cg.zext(d, t)
         cg.put(r, d)
     return rule
 
@@ -164,7 +165,7 @@ def _unary(kind: str):
         ra, d = cg.src(a), cg.dst(r)
         cg.asm(f"{'mvn' if kind == 'not' else 'neg'} {view(d, bits)}, {view(ra, bits)}")
         if t.bits < 32:
-            cg.narrow(d, t)
+            cg.zext(d, t)
         cg.put(r, d)
     return rule
 
@@ -194,7 +195,7 @@ def _mulhi(signed: bool):
             ra, rb = _extended(cg, a, b, t, signed)
             cg.asm(f"mul {d}, {ra}, {rb}")
             cg.asm(f"{'asr' if signed else 'lsr'} {d}, {d}, #{t.bits}")
-            cg.narrow(d, t)
+            cg.zext(d, t)
         cg.put(r, d)
     return rule
 
@@ -224,7 +225,7 @@ def _mul_ov(signed: bool):
             else:
                 asm(f"ubfx {ADDR}, {RESULT}, #0, #{t.bits}")
             asm(f"cmp {ADDR}, {RESULT}")
-            cg.narrow(RESULT, t)
+            cg.zext(RESULT, t)
         asm(f"cset {view(ADDR, 32)}, ne")
         cg.put(ov, ADDR)
         cg.put(prod, RESULT)
@@ -256,7 +257,7 @@ def _divide(signed: bool, remainder: bool):
             d = cg.dst(r)
             asm(f"csinv {view(d, bits)}, {view(q, bits)}, {view('xzr', bits)}, ne")
         if t.bits < 64:
-            cg.narrow(d, t)
+            cg.zext(d, t)
         cg.put(r, d)
     return rule
 
@@ -296,7 +297,7 @@ def _shift(kind: str):
                 asm(f"cmp {rc}, #{n}")
                 asm(f"csel {d}, {ADDR}, xzr, lo")
         if n < 64:
-            cg.narrow(d, t)
+            cg.zext(d, t)
         cg.put(r, d)
     return rule
 
@@ -345,7 +346,7 @@ def _rotate(left: bool):
                 asm(f"add {ADDR}, {ADDR}, #{n}")
                 asm(f"lsl {d}, {ra}, {ADDR}")
                 asm(f"orr {d}, {d}, {OPERAND[2]}")
-            cg.narrow(d, t)
+            cg.zext(d, t)
         cg.put(r, d)
     return rule
 
@@ -407,7 +408,7 @@ def _sext(cg, inst):
     (a,), r = inst.args, inst.result
     ra, d = cg.src(a), cg.dst(r)
     cg.sext64(d, ra, a.type)
-    cg.narrow(d, r.type)
+    cg.zext(d, r.type)
     cg.put(r, d)
 
 
@@ -522,7 +523,7 @@ def _carry_op(subtract: bool):
                 asm(f"lsr {OPERAND[2]}, {RESULT}, #63")
             else:
                 asm(f"ubfx {OPERAND[2]}, {RESULT}, #{n}, #1")
-            cg.narrow(RESULT, t)
+            cg.zext(RESULT, t)
         cg.put(ov, ADDR)
         cg.put(carry, OPERAND[2])
         cg.put(res, RESULT)
@@ -669,7 +670,7 @@ def _fcvt_to_int(signed: bool):
                 asm(f"cmp {reg}, {view(clamp, 32)}")
                 asm(f"csel {OPERAND[0]}, {clamp}, {OPERAND[0]}, lt")
                 asm(f"csel {reg}, {view(clamp, 32)}, {reg}, lt")
-            cg.narrow(RESULT, r.type)
+            cg.zext(RESULT, r.type)
             if flags is not None:
                 asm(f"cmp {OPERAND[0]}, #0")
                 asm(f"mov {ADDR}, #1")

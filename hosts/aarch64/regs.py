@@ -42,8 +42,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from dynarec.hosts.common import regs as common
 from dynarec.hosts.common.regalloc import RegisterFile
-from dynarec.ir.types import Type
+from dynarec.hosts.common.regs import Imm, assign_args
 
 CTX = "x19"
 PAGE_TABLE = "x20"
@@ -61,29 +62,12 @@ FLOAT_ARG_REGS = tuple(f"v{i}" for i in range(8))
 INT_RESULT_REGS = ("x0", "x1")
 FLOAT_RESULT_REGS = ("v0", "v1")
 
-M64 = (1 << 64) - 1
 
+class Reg(common.Reg):
+    """A value held in register ``name`` (``xN`` general, ``vN`` FP/SIMD: ``is_float``)."""
 
-class Reg:
-    """A value held in register ``name`` (``xN`` general, ``vN`` FP/SIMD); ``is_fp`` for the
-    latter. There is one object per name, so ``==`` is identity."""
-
-    __slots__ = ("name", "is_fp")
-    _interned: dict = {}
-
-    def __new__(cls, name: str) -> "Reg":
-        reg = cls._interned.get(name)
-        if reg is None:
-            reg = cls._interned[name] = object.__new__(cls)
-            reg.name = name
-            reg.is_fp = name.startswith("v")
-        return reg
-
-    def __repr__(self) -> str:
-        return f"Reg({self.name!r})"
-
-    def __str__(self) -> str:
-        return self.name
+    __slots__ = ()
+    FLOAT_PREFIX = "v"
 
 
 @dataclass(frozen=True)
@@ -96,13 +80,6 @@ class Mem:
         return f"[sp, #{self.offset}]"
 
 
-@dataclass(frozen=True)
-class Imm:
-    """A constant operand folded into its users: ``value`` is its bit pattern (unsigned)."""
-
-    value: int
-
-
 def view(reg: str, bits: int) -> str:
     """The name of register ``reg`` (``xN``/``vN``) at a width: general registers as ``wN``
     for ``bits <= 32``, else ``xN``; FP registers as ``sN`` (32) or ``dN`` (64)."""
@@ -110,12 +87,6 @@ def view(reg: str, bits: int) -> str:
     if reg[0] == "v":
         return f"s{n}" if bits == 32 else f"d{n}"
     return f"w{n}" if bits <= 32 else f"x{n}"
-
-
-def op_bits(t: Type) -> int:
-    """The width an integer op on ``t`` computes at: 64 for ``i64``, else 32 (narrower
-    results are masked afterwards)."""
-    return 64 if t.bits == 64 else 32
 
 
 def add_imm(value: int) -> bool:
@@ -155,20 +126,7 @@ def aapcs_classify(types, stack_offset: int = 0) -> tuple:
     stack_offset + 8*k]`` (AAPCS64 section 6.8.2: integers in the next free of ``x0-x7``,
     floats in the next free of ``v0-v7``, otherwise the stack in order; 8-byte slots as for
     64-bit values)."""
-    locs = []
-    ints, floats, stack = 0, 0, 0
-    for t in types:
-        if t.is_float and floats < len(FLOAT_ARG_REGS):
-            locs.append(Reg(FLOAT_ARG_REGS[floats]))
-            floats += 1
-        elif not t.is_float and ints < len(INT_ARG_REGS):
-            locs.append(Reg(INT_ARG_REGS[ints]))
-            ints += 1
-        else:
-            locs.append(Mem(stack_offset + 8 * stack))
-            stack += 1
-    return locs, 8 * stack
-
+    return assign_args(types, INT_ARG_REGS, FLOAT_ARG_REGS, Reg, Mem, stack_offset)
 
 #: The allocatable registers and location types (``common.regalloc``). Every AArch64 rule
 #: takes any constant (``Rule.wide``): rules encode what fits and materialise the rest.

@@ -1,5 +1,7 @@
-"""The lowering machinery: frame layout, operand access, parallel moves, calls, exits and the
-memory fast/slow paths. The per-op rules (``lower.RULES``) are written in terms of this class.
+"""The x86-64 lowering machinery: the x86 instructions of ``common.codegen.CodeGen`` (which
+holds the frame layout, parallel moves, block layout, ``leave`` and ``generate``), operand
+access, calls into C and Python, exits and the memory fast/slow paths. The per-op rules
+(``lower.RULES``) are written in terms of this class.
 
 One ``CodeGen`` compiles one region: ``CodeGen(region, env, features, prefix, rules, stubs,
 slots).generate()`` returns the ``Asm`` text. Rules see:
@@ -29,13 +31,12 @@ from __future__ import annotations
 
 import ctypes
 import struct
-from dataclasses import dataclass
 from typing import Callable
 
 from dynarec import context as C
 from dynarec.errors import CompileError
-from dynarec.hosts.common.regalloc import allocate, successors
-from dynarec.ir.opcodes import EXIT_KINDS, OPS
+from dynarec.hosts.common import codegen as common
+from dynarec.ir.opcodes import EXIT_KINDS
 from dynarec.ir.types import I64, Type, to_signed
 
 from .emit import Asm
@@ -51,60 +52,17 @@ SCR_SAVED_MXCSR = C.HOST_SCRATCH + 8  # MXCSR kept while the no-SSE4.1 rounding 
 MXCSR_DEFAULT = 0x1F80
 MXCSR_RC = {"rne": 0, "rdn": 1, "rup": 2, "rtz": 3}
 
-TERMINATORS = frozenset(name for name, row in OPS.items() if row.is_terminator)
-
 # x86 condition codes and their negations (Intel SDM vol. 2, "Jcc")
 INVERSE_CC = {"e": "ne", "ne": "e", "l": "ge", "ge": "l", "le": "g", "g": "le", "b": "ae",
               "ae": "b", "be": "a", "a": "be", "o": "no", "no": "o", "s": "ns", "ns": "s",
               "p": "np", "np": "p", "z": "nz", "nz": "z"}
 
-# Ops whose result depends on MXCSR (rounding control) or that read its flags.
-FP_MODE_OPS = frozenset({"fadd", "fsub", "fmul", "fdiv", "fsqrt", "fcvt_from_sint",
-                         "fcvt_from_uint", "fpromote", "fdemote", "fcvt_to_sint",
-                         "fcvt_to_uint"})
+class SlotTable(common.SlotTable):
+    """The guest-state slots as ``<size> ptr [ctx + offset]`` memory operands
+    (``common.SlotTable``)."""
 
-
-@dataclass(frozen=True)
-class Rule:
-    """How one op lowers: ``emit(cg, inst)`` writes its code; the rest says which operand
-    forms ``emit`` accepts, so ``fold.select`` can fold operands into it.
-
-    ``imm``: operand positions that may be an ``Imm`` (``"all"``: every operand).
-    ``wide``: any 64-bit constant is fine there (``emit`` materialises what x86 cannot
-    encode); otherwise only ``regs.fits_imm32`` constants are folded. ``low``: positions
-    whose operand is read only in its type's low bits (a view may stand there). ``cc``:
-    operand 0 may be a fused ``icmp``.
-    """
-
-    emit: Callable
-    imm: tuple | str = ()
-    wide: bool = False
-    low: tuple = ()
-    cc: bool = False
-
-
-class SlotTable:
-    """Memory operands of the guest-state slots of one ``StateLayout`` (``state``), each
-    reference resolved once; a host keeps one across compiles."""
-
-    def __init__(self, state):
-        self.state = state
-        self._operands: dict = {}
-
-    def operand(self, ref: str, t: Type) -> str:
-        """``<size> ptr [ctx + offset]`` of slot reference ``ref`` accessed as type ``t``;
-        ``CompileError`` if there is no such slot or it has another type."""
-        hit = self._operands.get(ref)
-        if hit is None:
-            try:
-                offset, slot_type = self.state.offset(ref), self.state.type(ref)
-            except KeyError as e:
-                raise CompileError(str(e.args[0])) from None
-            hit = self._operands[ref] = (slot_type, ptr(slot_type.bits, f"{CTX} + "
-                                                               f"{C.GUEST_STATE_OFFSET + offset}"))
-        if hit[0] is not t:
-            raise CompileError(f"state slot {ref} is {hit[0]}, the op uses {t}")
-        return hit[1]
+    def _form(self, slot_type: Type, offset: int) -> str:
+        return ptr(slot_type.bits, f"{CTX} + {offset}")
 
 
 def _capi(name: str) -> int:
@@ -218,90 +176,59 @@ def py_decref(asm: Asm, call: Callable, obj: Mem) -> None:
     call(_capi("Py_DecRef"))
 
 
-class CodeGen:
-    """Compiles one region (see the module docstring). ``features``: the host's feature set
-    (``features.KNOWN`` names); ``prefix``: label prefix unique within the text; ``rules``: op
-    name -> ``Rule``; ``stubs``: the code cache's ``stubs.SharedStubs`` (its ``near(address)``
-    tells whether a rel32 branch reaches ``address``); ``slots``: the ``SlotTable`` of
-    ``env.state``; ``spill_all``: give no value a register."""
+class CodeGen(common.CodeGen):
+    """Compiles one region (see the module docstring and ``common.CodeGen``). ``features``:
+    the host's feature set (``features.KNOWN`` names); ``stubs``: the code cache's
+    ``stubs.SharedStubs`` (its ``near(address)`` tells whether a rel32 branch reaches
+    ``address``)."""
+
+    ISA = "x86-64"
+    ASM = Asm
+    REGISTER_FILE = REGISTER_FILE
+    INT_RESULT_REGS = INT_RESULT_REGS
+    FLOAT_RESULT_REGS = FLOAT_RESULT_REGS
+    INVERSE_CC = INVERSE_CC
+    ROUNDING = MXCSR_RC
+    PARK, FPARK, TEMP = "r11", "xmm15", "rax"
+    LINK_REGS = ("rax", "rdx", "rcx")           # the site, its route, the pc (stubs.py)
+    EXIT_PC = "rcx"
 
     def __init__(self, region, env, features: frozenset, prefix: str, rules: dict, stubs,
                  slots: SlotTable, spill_all: bool = False):
-        self.region = region
-        self.env = env
         self.features = features
-        self.rules = rules
         self.stubs = stubs
         self.near = stubs.near
-        self.slots = slots
-        self.asm = Asm(prefix)
-        self.is_function = region.kind == "function"
-        self.cur_pc = region.pc
-        self.cur_delay = 0
         self._decref_error_labels: dict = {}
-        self.nan = {Type.F32: region.attrs["nan32"] & 0xFFFFFFFF,
-                    Type.F64: region.attrs["nan64"] & 0xFFFFFFFFFFFFFFFF}
-        if region.attrs["rounding"] not in MXCSR_RC:
-            raise CompileError(f"region {region.name}: unknown rounding "
-                               f"{region.attrs['rounding']!r} (one of {', '.join(MXCSR_RC)})")
-        self.mxcsr = MXCSR_DEFAULT | (MXCSR_RC[region.attrs["rounding"]] << 13)
-        self._layout_frame(spill_all)
+        super().__init__(region, env, prefix, rules, slots, spill_all)
+        self.mxcsr = MXCSR_DEFAULT | (self.rounding << 13)
+        self.obj_temp = Mem(self.out_bytes)      # the call temporaries (py_call)
 
     # --- frame -----------------------------------------------------------------------------
 
-    def _layout_frame(self, spill_all: bool):
-        """Frame from rsp up: outgoing stack args | call temporaries (the result object and
-        its converted values) | spill slots. Notes whether the region has rounding-sensitive
-        float ops (``uses_fp``)."""
-        out, temps = 0, 0
-        self.uses_fp = False
-        for block in self.region.blocks:
-            for inst in block.insts:
-                op = inst.op
-                if op in FP_MODE_OPS:
-                    self.uses_fp = True
-                elif op == "call" or op == "call_fn":
-                    _, stack = self._arg_locs(inst)
-                    out = max(out, stack)
-                    temps = max(temps, 1 + len(inst.results))
-        self.obj_temp = Mem(out)
-        spill_base = out + 8 * temps
-        self.alloc = allocate(self.region, REGISTER_FILE, spill_base, spill_all, self.rules)
-        self.sel = self.alloc.selection
-        self._loc = self.alloc.loc
-        size = spill_base + self.alloc.spill_bytes
+    def _call_temps(self, inst) -> int:
+        """A call's result object and its converted values (``py_call``)."""
+        return 1 + len(inst.results)
+
+    def _frame_size(self, size: int) -> int:
+        """16-byte alignment of ``rsp`` in the body: a function region's frame also covers
+        its pushes and return address."""
         if self.is_function:
             pushed = 8 * len(self.alloc.callee_saved) + 8     # + return address
-            size += (-(size + pushed)) % 16
-        else:
-            size += (-size) % 16
-        self.frame = size
+            return size + (-(size + pushed)) % 16
+        return size + (-size) % 16
 
     def _arg_locs(self, inst) -> tuple:
-        """System V argument locations of a ``call``/``call_fn`` and the stack bytes they need."""
+        """System V argument locations of a ``call``/``call_fn`` and the stack bytes they
+        need (a Python helper's callable and format come first)."""
         types = [a.type for a in inst.args]
         if inst.op == "call" and self._helper(inst).kind == "python":
-            return sysv_classify([I64, I64] + types)   # callable, format come first
+            return sysv_classify([I64, I64] + types)
         return sysv_classify(types)
 
+    def _classify(self, types, stack_offset: int = 0) -> tuple:
+        return sysv_classify(types, stack_offset=stack_offset)
+
     # --- operands --------------------------------------------------------------------------
-
-    def loc(self, v):
-        """The location of value ``v``: ``Reg``, ``Mem`` or ``Imm`` (a view: its root's)."""
-        return self._loc[v]
-
-    def imm(self, v):
-        """The bit pattern of ``v`` if it is a folded constant, else ``None``."""
-        loc = self._loc.get(v)
-        return loc.value if type(loc) is Imm else None
-
-    def fused(self, v):
-        """The ``icmp`` Inst whose compare the user of ``v`` emits itself, or ``None``."""
-        return self.sel.fused.get(v)
-
-    def is_view(self, v) -> bool:
-        """True if ``v`` is a view (only its low ``type.bits`` bits are meaningful)."""
-        return v in self.sel.alias
 
     def rm(self, v, bits: int = 64) -> str:
         """``v`` as a register, memory or immediate operand of ``bits`` width (xmm registers
@@ -309,7 +236,7 @@ class CodeGen:
         loc = self._loc[v]
         kind = type(loc)
         if kind is Reg:
-            return loc.name if loc.is_xmm else sub(loc.name, bits)
+            return loc.name if loc.is_float else sub(loc.name, bits)
         if kind is Mem:
             return loc.ref(bits)
         return loc.text(bits)
@@ -319,7 +246,7 @@ class CodeGen:
         has one that none of the operands ``later`` (read after the first write) occupies,
         else ``rax``."""
         loc = self._loc[result]
-        if type(loc) is Reg and not loc.is_xmm:
+        if type(loc) is Reg and not loc.is_float:
             for v in later:
                 if self._loc[v] == loc:
                     return "rax"
@@ -372,7 +299,7 @@ class CodeGen:
         loc = self._loc[v]
         if type(loc) is Mem:
             self.asm(f"mov {loc.ref()}, {reg}")
-        elif loc.is_xmm:
+        elif loc.is_float:
             self.asm(f"movq {loc.name}, {reg}")
         elif loc.name != reg:
             self.asm(f"mov {loc.name}, {reg}")
@@ -389,7 +316,7 @@ class CodeGen:
         """Write the constant bit pattern ``value`` to ``v``."""
         loc = self._loc[v]
         if type(loc) is Reg:
-            if not loc.is_xmm:
+            if not loc.is_float:
                 mov_imm(self.asm, loc.name, value)
             elif value == 0:
                 self.asm(f"xorps {loc.name}, {loc.name}")
@@ -483,7 +410,7 @@ class CodeGen:
                     return
                 mov_imm(self.asm, tmp, src.value)
                 src = Reg(tmp)
-            elif dst.is_xmm:
+            elif dst.is_float:
                 mov_imm(self.asm, tmp, src.value)
                 src = Reg(tmp)
             else:
@@ -493,77 +420,23 @@ class CodeGen:
             self.asm(f"mov {tmp}, {src.ref()}")
             self.asm(f"mov {dst.ref()}, {tmp}")
         elif isinstance(dst, Mem):
-            self.asm(f"{'movq' if src.is_xmm else 'mov'} {dst.ref()}, {src.name}")
+            self.asm(f"{'movq' if src.is_float else 'mov'} {dst.ref()}, {src.name}")
         elif isinstance(src, Mem):
-            self.asm(f"{'movq' if dst.is_xmm else 'mov'} {dst.name}, {src.ref()}")
-        elif dst.is_xmm and src.is_xmm:
+            self.asm(f"{'movq' if dst.is_float else 'mov'} {dst.name}, {src.ref()}")
+        elif dst.is_float and src.is_float:
             self.asm(f"movaps {dst.name}, {src.name}")
-        elif dst.is_xmm or src.is_xmm:
+        elif dst.is_float or src.is_float:
             self.asm(f"movq {dst.name}, {src.name}")
         else:
             self.asm(f"mov {dst.name}, {src.name}")
 
-    def parallel_move(self, moves: list) -> None:
-        """Perform ``[(dst, src), ...]`` as if all at once (every ``dst`` distinct; a ``src``
-        may be an ``Imm``). Moves whose destination no pending move still reads go first; a
-        cycle is broken by parking one destination's old value in ``r11`` (``xmm15`` for xmm
-        registers); constants go last, as they read nothing."""
-        pending = [(d, s) for d, s in moves if d != s and type(s) is not Imm]
-        while pending:
-            sources = {s for _, s in pending}
-            ready = next((m for m in pending if m[0] not in sources), None)
-            if ready is not None:
-                self.move(*ready)
-                pending.remove(ready)
-                continue
-            dst = pending[0][0]
-            park = Reg("xmm15" if isinstance(dst, Reg) and dst.is_xmm else "r11")
-            self.move(park, dst)
-            pending = [(d, park if s == dst else s) for d, s in pending]
-        for d, s in moves:
-            if type(s) is Imm:
-                self.move(d, s)
-
     # --- control flow ----------------------------------------------------------------------
 
-    def block_label(self, block) -> str:
-        return self.labels[id(block)]
+    def _jmp(self, label: str) -> None:
+        self.asm(f"jmp {label}")
 
-    def edge_moves(self, target) -> list:
-        loc = self._loc
-        return [(loc[p], loc[a]) for p, a in zip(target.block.params, target.args)
-                if loc[p] != loc[a]]
-
-    def jump(self, target) -> None:
-        """Go to ``target`` (a BlockCall): move its arguments into its parameters, then jump
-        (or fall through when the block comes next)."""
-        self.parallel_move(self.edge_moves(target))
-        if target.block is not self.next_block:
-            self.asm(f"jmp {self.block_label(target.block)}")
-
-    def branch(self, cc: str, target) -> None:
-        """Conditional jump to ``target`` on x86 condition ``cc``; the edge's moves, if any,
-        go in far code."""
-        moves = self.edge_moves(target)
-        if not moves:
-            self.asm(f"j{cc} {self.block_label(target.block)}")
-            return
-        edge = self.asm.label("edge")
-        self.asm(f"j{cc} {edge}")
-        with self.asm.far():
-            self.asm.place(edge)
-            self.parallel_move(moves)
-            self.asm(f"jmp {self.block_label(target.block)}")
-
-    def branch2(self, cc: str, then, other) -> None:
-        """Two-way branch on ``cc`` (true: ``then``): falls through into whichever target
-        block comes next when its edge needs no moves."""
-        if then.block is self.next_block and not self.edge_moves(then):
-            self.branch(INVERSE_CC[cc], other)
-            self.jump(then)
-        else:
-            self.branch(cc, then)
-            self.jump(other)
+    def _jcc(self, cc: str, label: str) -> None:
+        self.asm(f"j{cc} {label}")
 
     def jump_abs(self, address: int) -> None:
         """Jump to an absolute host address (rel32 when near, else through rax)."""
@@ -606,61 +479,36 @@ class CodeGen:
 
     # --- exits to other regions: links, jump cache, return-stack buffer --------------------
 
-    def leave(self, inst) -> None:
-        """``exit``: with ``env.link`` (outside function regions, whose exits keep their
-        caller's stack), a constant target goes through a patchable site (``direct_exit``),
-        a computed one through the return-stack buffer (``kind=return``) and the jump cache;
-        ``kind=call`` with a ``ret_pc`` pushes the RSB first. ``kind=halt`` and exits without
-        ``env.link`` leave with HALT/NEXT. ``dynarec.host`` has the protocol."""
-        kind = inst.attrs["kind"]
-        info = EXIT_KINDS.index(kind)
-        if len(inst.args) > 1 or (not inst.args and inst.attrs["pc"] == -1):
-            raise CompileError("exit needs a pc attribute or exactly one pc operand")
-        target = inst.args[0] if inst.args else None
-        pc = inst.attrs["pc"] if target is None else self.imm(target)
-        if kind in C.STOP_KINDS or not self.env.link or self.is_function:
-            self.exit(C.exit_reason(kind), pc=pc, pc_value=target, info=info)
-            return
-        ret_pc = inst.attrs.get("ret_pc", -1)
-        if kind == "call" and ret_pc != -1:
-            self.rsb_push(ret_pc & (1 << 64) - 1)
-        if pc is not None:
-            self.direct_exit(pc & (1 << 64) - 1, info)
-            return
-        self.load(target, "rcx")
-        if kind == "return":
-            self.rsb_pop()
-        jump_cache_lookup(self.asm, f"{self._stub(self.stubs.miss_tails[info]):#x}",
-                          self.env.counters)
-
     def _stub(self, address: int) -> int:
         """``address`` of shared code, checked to be in rel32 reach."""
         if not self.near(address):
             raise CompileError("the shared stubs are out of rel32 reach of the region")
         return address
 
-    def direct_exit(self, pc: int, info: int, site: str = None) -> None:
-        """An exit site for guest ``pc`` (exit kind index ``info``): a patchable jump
-        (``Asm.jump_site``) to far code that leaves with LINK (rax = the site, rdx = its
-        route, rcx = ``pc``), and the route, which looks ``pc`` up in the jump cache. A
-        ``site`` label given puts the site itself in far code (an RSB push's return site)."""
-        a = self.asm
-        slow, route = a.label("link"), a.label("route")
-        in_far = site is not None
-        if not in_far:
-            site = a.label("site")
-            a.jump_site(site, slow)
-        with a.far():
-            if in_far:
-                a.jump_site(site, slow)
-            a.place(slow)
-            a(f"lea rax, [rip + {site}]")
-            a(f"lea rdx, [rip + {route}]")
-            mov_imm(a, "rcx", pc)
-            a(f"jmp {self._stub(self.stubs.link_tails[info]):#x}")
-            a.place(route)
-            mov_imm(a, "rcx", pc)
-            a(f"jmp {self._stub(self.stubs.lookups[info]):#x}")
+    def _jmp_shared(self, address: int) -> None:
+        """Jump to shared code at ``address`` (rel32; checked to reach)."""
+        self.asm(f"jmp {self._stub(address):#x}")
+
+    def _jump_site(self, site: str, target: str) -> None:
+        self.asm.jump_site(site, target)
+
+    def _address_of(self, reg: str, label: str) -> None:
+        self.asm(f"lea {reg}, [rip + {label}]")
+
+    def _link_tail(self, info: int) -> int:
+        return self.stubs.link_tails[info]
+
+    def _lookup_tail(self, info: int) -> int:
+        return self.stubs.lookups[info]
+
+    def _jump_cache_exit(self, info: int) -> None:
+        """The inline jump-cache lookup of the pc in rcx; a miss goes to the MISS tail."""
+        jump_cache_lookup(self.asm, f"{self._stub(self.stubs.miss_tails[info]):#x}",
+                          self.env.counters)
+
+    def store_ctx(self, offset: int, value: int, tmp: str = "rax") -> None:
+        """``qword [ctx + offset] = value`` (``store_ctx_word``)."""
+        store_ctx_word(self.asm, offset, value, tmp)
 
     def rsb_push(self, ret_pc: int) -> None:
         """Push (``ret_pc``, a return site of this region for ``ret_pc``) on the return-stack
@@ -701,11 +549,6 @@ class CodeGen:
         if self.env.counters:
             a(f"inc qword ptr [{CTX} + {C.RSB_MISSES}]")
 
-    def store_position(self, tmp: str = "rax") -> None:
-        """next_pc / exit_delay = the current guest instruction (before calling out)."""
-        store_ctx_word(self.asm, C.NEXT_PC, self.cur_pc, tmp)
-        store_ctx_word(self.asm, C.EXIT_DELAY, self.cur_delay, tmp)
-
     def error_exit(self) -> str:
         """Jump target of the ERROR exit (next_pc/exit_delay are stored before calls)."""
         return f"{self.stubs.error:#x}"
@@ -730,31 +573,8 @@ class CodeGen:
             self.mov_imm("r11", address)
             self.asm("call r11")
 
-    def _helper(self, inst):
-        try:
-            return self.env.helpers[inst.attrs["helper"]]
-        except KeyError:
-            raise CompileError(f"region {self.region.name}: call: no helper "
-                               f"{inst.attrs['helper']!r} in the CompileEnv") from None
-
-    def _pass_args(self, inst, locs: list) -> None:
-        self.parallel_move([(dst, self._loc[a]) for dst, a in zip(locs, inst.args)])
-
-    def _take_results(self, inst, int_regs, float_regs) -> None:
-        """Move call results from the return registers into their locations (ints masked)."""
-        moves, ints, floats = [], list(int_regs), list(float_regs)
-        for r in inst.results:
-            if r.type.is_float:
-                if not floats:
-                    raise CompileError(f"{inst.op}: more than {len(float_regs)} float results")
-                moves.append((self._loc[r], Reg(floats.pop(0))))
-            else:
-                if not ints:
-                    raise CompileError(f"{inst.op}: more than {len(int_regs)} integer results")
-                reg = ints.pop(0)
-                self.zext(reg, r.type)
-                moves.append((self._loc[r], Reg(reg)))
-        self.parallel_move(moves)
+    def _call_label(self, label: str) -> None:
+        self.asm(f"call {label}")
 
     def call_helper(self, inst) -> None:
         """``call``: a Python helper through PyObject_CallFunction, or a native one."""
@@ -765,7 +585,7 @@ class CodeGen:
         if helper.kind == "native":
             self._pass_args(inst, locs)
             self.call_abs(int(helper.target))
-            self._take_results(inst, INT_RESULT_REGS, FLOAT_RESULT_REGS)
+            self._take_results(inst)
         elif helper.kind == "python":
             self._pass_args(inst, locs[2:])
             n_xmm = 0
@@ -776,7 +596,7 @@ class CodeGen:
                     else:
                         self.asm(f"cvtss2sd xmm15, {dst.ref(32)}")
                         self.asm(f"movq {dst.ref()}, xmm15")
-                n_xmm += isinstance(dst, Reg) and dst.is_xmm
+                n_xmm += isinstance(dst, Reg) and dst.is_float
             fmt = "".join("d" if a.type.is_float else "K" for a in inst.args)
             temps = py_call(self.asm, self.env.keep_alive, self.call_abs, helper.target, fmt,
                             n_xmm, [r.type for r in inst.results], self.obj_temp,
@@ -796,27 +616,7 @@ class CodeGen:
                                f"{helper.kind!r}")
         self.set_fp_mode()
 
-    def call_function(self, inst) -> None:
-        """``call_fn``: native call of a function region (internal convention: regs.py)."""
-        name = inst.attrs["fn"]
-        locs, _ = self._arg_locs(inst)
-        self._pass_args(inst, locs)
-        if self.is_function and name == self.region.name:
-            self.asm(f"call {self.entry_label}")
-        elif name in self.env.functions:
-            self.call_abs(int(self.env.functions[name]))
-        else:
-            raise CompileError(f"call_fn: function region {name!r} is not compiled yet "
-                               f"(CompileEnv.functions has no entry for it)")
-        self._take_results(inst, INT_RESULT_REGS, FLOAT_RESULT_REGS)
-        self.set_fp_mode()
-
     # --- guest memory ----------------------------------------------------------------------
-
-    def _memory(self, op: str):
-        if self.env.memory is None:
-            raise CompileError(f"{op}: the CompileEnv has no memory (MemoryABI)")
-        return self.env.memory
 
     def bound(self, v) -> tuple:
         """``(largest value, alignment)`` known of integer ``v`` from an ``and`` with a
@@ -1008,78 +808,24 @@ class CodeGen:
 
     # --- the region ------------------------------------------------------------------------
 
-    def prologue(self) -> None:
-        a = self.asm
-        if self.is_function:
-            a.place(self.entry_label)
-            for r in self.alloc.callee_saved:
-                a(f"push {r}")
-            if self.frame:
-                a(f"sub rsp, {self.frame}")
-            self.set_fp_mode()
-            arg_locs, _ = sysv_classify(
-                self.region.params, stack_offset=self.frame + 8 * len(self.alloc.callee_saved) + 8)
-            self.parallel_move([(self._loc[p], src)
-                                for p, src in zip(self.region.entry.params, arg_locs)])
-        else:
-            if self.frame:
-                a(f"mov rsp, qword ptr [{CTX} + {C.SAVED_SP}]")
-                a(f"sub rsp, {self.frame}")
-            self.set_fp_mode()
+    def _enter_function(self) -> int:
+        """Push the callee-saved registers the region allocates, then make the frame."""
+        for r in self.alloc.callee_saved:
+            self.asm(f"push {r}")
+        if self.frame:
+            self.asm(f"sub rsp, {self.frame}")
+        return 8 * len(self.alloc.callee_saved) + 8             # + return address
 
-    def ret(self, inst) -> None:
-        """``ret``: results into rax/rdx/xmm0/xmm1, undo the frame, return."""
-        if not self.is_function:
-            raise CompileError(f"ret in block region {self.region.name}")
-        ints, floats = list(INT_RESULT_REGS), list(FLOAT_RESULT_REGS)
-        moves = []
-        for v in inst.args:
-            pool = floats if v.type.is_float else ints
-            if not pool:
-                raise CompileError(f"ret: too many {'float' if v.type.is_float else 'integer'} "
-                                   f"results for the internal convention (at most 2 of each)")
-            moves.append((Reg(pool.pop(0)), self._loc[v]))
-        self.parallel_move(moves)
+    def _enter_block(self) -> None:
+        """rsp = the dispatcher's saved_sp less the frame (regs.py: Frames)."""
+        if self.frame:
+            self.asm(f"mov rsp, qword ptr [{CTX} + {C.SAVED_SP}]")
+            self.asm(f"sub rsp, {self.frame}")
+
+    def _leave_function(self) -> None:
+        """Undo the frame and the pushes, return."""
         if self.frame:
             self.asm(f"add rsp, {self.frame}")
         for r in reversed(self.alloc.callee_saved):
             self.asm(f"pop {r}")
         self.asm("ret")
-
-    def generate(self) -> Asm:
-        """Lower every reachable block with the rules; instructions the selection folded
-        into their users emit nothing. A block starts at the guest instruction (pc, delay
-        flag) its predecessors end in (the first one laid out before it; the region's pc for
-        the entry)."""
-        order = self.alloc.order
-        rules, folded = self.rules, self.sel.folded
-        self.entry_label = self.asm.label("entry")
-        self.labels = {id(b): self.asm.label("b") for b in order}   # IR names may be odd
-        preds: dict = {}
-        for b in order:
-            for s in successors(b):
-                preds.setdefault(id(s), []).append(id(b))
-        ends = {}                                   # id(block) -> (pc, delay) at its end
-        self.prologue()
-        for i, block in enumerate(order):
-            self.next_block = order[i + 1] if i + 1 < len(order) else None
-            self.cur_pc, self.cur_delay = next(
-                (ends[p] for p in preds.get(id(block), ()) if p in ends), (self.region.pc, 0))
-            self.asm.place(self.block_label(block))
-            if not block.insts or block.insts[-1].op not in TERMINATORS:
-                raise CompileError(f"region {self.region.name}: block {block.name} does not "
-                                   f"end in a terminator")
-            for inst in block.insts:
-                if id(inst) in folded:
-                    continue
-                rule = rules.get(inst.op)
-                if rule is None:
-                    raise CompileError(f"region {self.region.name}: no x86-64 lowering for "
-                                       f"op {inst.op!r}")
-                try:
-                    rule.emit(self, inst)
-                except CompileError as e:
-                    raise CompileError(f"region {self.region.name}, block {block.name}, "
-                                       f"{inst!r}: {e}") from e
-            ends[id(block)] = (self.cur_pc, self.cur_delay)
-        return self.asm

@@ -21,10 +21,12 @@ float -> int saturating with ``roundsd`` or an MXCSR-based fallback).
 from __future__ import annotations
 
 from dynarec import context as C
+from dynarec.hosts.common.codegen import Rule
+from dynarec.hosts.common.regs import op_bits
 from dynarec.ir.types import Type, to_signed
 
-from .codegen import INVERSE_CC, MXCSR_RC, SCR_MXCSR, SCR_SAVED_MXCSR, Rule, f64_bits
-from .regs import CTX, Imm, Mem, Reg, fits_imm32, op_bits, sub
+from .codegen import INVERSE_CC, MXCSR_RC, SCR_MXCSR, SCR_SAVED_MXCSR, f64_bits
+from .regs import CTX, Imm, Mem, Reg, fits_imm32, sub
 
 SCALAR = {Type.F32: "ss", Type.F64: "sd"}
 MOVS = {Type.F32: "movss", Type.F64: "movsd"}
@@ -75,7 +77,7 @@ def _fconst(cg, inst):
 
 def _get(cg, inst):
     r = inst.result
-    mem = cg.slots.operand(inst.attrs["slot"], r.type)
+    mem = cg.slots.slot(inst.attrs["slot"], r.type)
     loc = cg.loc(r)
     if r.type.is_float:
         if type(loc) is Reg:
@@ -97,11 +99,11 @@ def _get(cg, inst):
 def _put(cg, inst):
     (v,) = inst.args
     t = v.type
-    mem = cg.slots.operand(inst.attrs["slot"], t)
+    mem = cg.slots.slot(inst.attrs["slot"], t)
     loc = cg.loc(v)
     if type(loc) is Imm and fits_imm32(loc.value, t.bits):
         cg.asm(f"mov {mem}, {loc.text(t.bits)}")
-    elif type(loc) is Reg and loc.is_xmm:
+    elif type(loc) is Reg and loc.is_float:
         cg.asm(f"{MOVS[t]} {mem}, {loc.name}")
     else:
         reg = loc.name if type(loc) is Reg else cg.load(v, "rax", t.bits)

@@ -66,8 +66,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from dynarec.hosts.common import regs as common
 from dynarec.hosts.common.regalloc import RegisterFile
-from dynarec.ir.types import Type, to_signed
+from dynarec.ir.types import to_signed
 
 CTX = "rbx"
 PAGE_TABLE = "r15"
@@ -110,32 +111,11 @@ def sub(reg: str, bits: int) -> str:
     return _NAMES[reg][bits]
 
 
-def op_bits(t: Type) -> int:
-    """Operand width an integer op on ``t`` computes at: 64 for ``i64``, else 32 (narrower
-    results are re-zero-extended afterwards)."""
-    return 64 if t.bits == 64 else 32
+class Reg(common.Reg):
+    """A value held in register ``name`` (64-bit GPR name, or ``xmmN``: ``is_float``)."""
 
-
-class Reg:
-    """A value held in register ``name`` (64-bit GPR name, or ``xmmN``); ``is_xmm`` for the
-    vector registers. There is one object per register name, so ``==`` is identity."""
-
-    __slots__ = ("name", "is_xmm")
-    _interned: dict = {}
-
-    def __new__(cls, name: str) -> "Reg":
-        reg = cls._interned.get(name)
-        if reg is None:
-            reg = cls._interned[name] = object.__new__(cls)
-            reg.name = name
-            reg.is_xmm = name.startswith("xmm")
-        return reg
-
-    def __repr__(self) -> str:
-        return f"Reg({self.name!r})"
-
-    def __str__(self) -> str:
-        return self.name
+    __slots__ = ()
+    FLOAT_PREFIX = "xmm"
 
 
 @dataclass(frozen=True)
@@ -154,10 +134,8 @@ class Mem:
 
 
 @dataclass(frozen=True)
-class Imm:
+class Imm(common.Imm):
     """A constant operand folded into its users: ``value`` is its bit pattern (unsigned)."""
-
-    value: int
 
     def text(self, bits: int) -> str:
         """The immediate as an operand of a ``bits``-wide instruction: signed at 64 bits
@@ -195,16 +173,5 @@ def sysv_classify(types, int_regs=INT_ARG_REGS, float_regs=FLOAT_ARG_REGS,
     ``(locs, stack_bytes)`` where ``locs[i]`` is a ``Reg`` or an 8-byte ``Mem`` at
     ``[stack_base + stack_offset + 8*k]`` (AMD64 psABI section 3.2.3: INTEGER class in the next
     free integer register, SSE class in the next free xmm register, otherwise memory in order)."""
-    locs = []
-    ints, floats, stack = 0, 0, 0
-    for t in types:
-        if t.is_float and floats < len(float_regs):
-            locs.append(Reg(float_regs[floats]))
-            floats += 1
-        elif not t.is_float and ints < len(int_regs):
-            locs.append(Reg(int_regs[ints]))
-            ints += 1
-        else:
-            locs.append(Mem(stack_offset + 8 * stack, stack_base))
-            stack += 1
-    return locs, 8 * stack
+    return common.assign_args(types, int_regs, float_regs, Reg,
+                              lambda offset: Mem(offset, stack_base), stack_offset)

@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from dynarec import context as C
+from dynarec.hosts.common.codegen import ExitTails
 from dynarec.ir.opcodes import EXIT_KINDS
 from dynarec.ir.types import I64
 
@@ -49,22 +50,17 @@ SAVED = ALLOC_CALLER_SAVED + ALLOC_XMM
 RESERVE = 4096                      # bytes to make room for before placing the stubs
 
 
-@dataclass
-class SharedStubs:
-    """Host addresses of the shared code in one cache (see the module docstring); ``load``
-    and ``store`` are ``None`` without a ``MemoryABI``; ``near(address)`` tells whether a
-    rel32 jump or call from anywhere in the cache reaches ``address``; ``keep`` holds the
-    Python objects the code refers to by address."""
+@dataclass(kw_only=True)
+class SharedStubs(ExitTails):
+    """Host addresses of the shared code in one cache (see the module docstring): the
+    ``common.codegen.ExitTails``, and ``load`` and ``store`` (``None`` without a
+    ``MemoryABI``); ``near(address)`` tells whether a rel32 jump or call from anywhere in the
+    cache reaches ``address``; ``keep`` holds the Python objects the code refers to by
+    address."""
 
     cache: weakref.ref
     flushes: int
     near: Callable[[int], bool]
-    exit_tails: dict = field(default_factory=dict)
-    info_tails: dict = field(default_factory=dict)
-    link_tails: dict = field(default_factory=dict)
-    miss_tails: dict = field(default_factory=dict)
-    lookups: dict = field(default_factory=dict)
-    error: int = 0
     load: int = None
     store: int = None
     keep: list = field(default_factory=list)
@@ -79,7 +75,7 @@ def build(env, cache, assemble, near) -> SharedStubs:
     address, what) -> bytes`` is the host's assembler; ``near(address)`` tells whether a rel32
     branch from the cache reaches ``address``. Raises ``CodeCacheFull`` if they cannot fit."""
     cache.reserve(RESERVE)
-    stubs = SharedStubs(weakref.ref(cache), 0, near)
+    stubs = SharedStubs(cache=weakref.ref(cache), flushes=0, near=near)
 
     def place(lines: list, what: str) -> int:
         address = cache.next_address

@@ -4,6 +4,7 @@ example programs. Imported by name: pytest puts this directory on ``sys.path``."
 from __future__ import annotations
 
 import pathlib
+import re
 from dataclasses import dataclass
 
 from keystone import KS_ARCH_MIPS, KS_MODE_BIG_ENDIAN, KS_MODE_MIPS64, Ks
@@ -37,3 +38,15 @@ class Raw:
     def args(self, *extra) -> list:
         """Command-line arguments running it from its load address to the halt loop."""
         return ["mips", str(self.path), "--load", hex(LOAD), "--until", hex(self.halt), *extra]
+
+
+def summary_line(err: str) -> str:
+    """The one ``dynarec-diff: ...`` summary line of a run's stderr."""
+    lines = [line for line in err.splitlines() if line.startswith("dynarec-diff: ")]
+    assert len(lines) == 1, err
+    return lines[0]
+
+
+def count_in(summary: str, what: str) -> int:
+    """The number before ``what`` in a summary line (``"1,234 instructions"`` -> 1234)."""
+    return int(re.search(rf"([\d,]+) {what}", summary).group(1).replace(",", ""))

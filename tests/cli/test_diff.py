@@ -4,7 +4,7 @@ and the same programs through dynarec-run."""
 
 import re
 
-from cli_testlib import put
+from cli_testlib import count_in, put, summary_line
 
 from dynarec.cli import diff, run
 from dynarec.guests.mips import translate_alu, translator
@@ -19,23 +19,13 @@ sw $3, 0x1000($9)
 """
 
 
-def _summary(err: str) -> str:
-    lines = [line for line in err.splitlines() if line.startswith("dynarec-diff: ")]
-    assert len(lines) == 1, err
-    return lines[0]
-
-
-def _count(summary: str, what: str) -> int:
-    return int(re.search(rf"([\d,]+) {what}", summary).group(1).replace(",", ""))
-
-
 def test_an_agreeing_run(run_cli, raw_program):
     prog = raw_program(EXCLUSIVE_OR)
     out = run_cli(diff.main, prog.args())
     assert out.status == 0 and out.out == bytes([0xF0])
-    summary = _summary(out.err)
-    assert _count(summary, "instructions") == 6 and _count(summary, "divergences") == 0
-    assert _count(summary, "oracle quirks") == 0 and f"halted at pc=0xffffffff{prog.halt:x}" \
+    summary = summary_line(out.err)
+    assert count_in(summary, "instructions") == 6 and count_in(summary, "divergences") == 0
+    assert count_in(summary, "oracle quirks") == 0 and f"halted at pc=0xffffffff{prog.halt:x}" \
         in summary
     assert run_cli(run.main, prog.args()).out == bytes([0xF0])
 
@@ -44,7 +34,7 @@ def test_a_wrong_translation_is_a_divergence_with_its_report(run_cli, raw_progra
     monkeypatch.setitem(translator.TRANSLATORS, "XORI", translate_alu.ORI)
     out = run_cli(diff.main, raw_program(EXCLUSIVE_OR).args())
     assert out.status == 1
-    assert _count(_summary(out.err), "divergence") == 1
+    assert count_in(summary_line(out.err), "divergence") == 1
     report = out.err
     for section in ("DIVERGENCE: the JIT and the reference interpreter differ", "guest code:",
                     "IR before passes:", "IR after passes:", "host code:", "registers:",
@@ -108,9 +98,9 @@ mflo $7
 def test_oracle_quirks_are_counted_and_corrected(run_cli, raw_program):
     out = run_cli(diff.main, raw_program(QUIRKS).args())
     assert out.status == 0, out.err
-    summary = _summary(out.err)
-    assert _count(summary, "divergences") == 0
-    assert _count(summary, "oracle quirks") == 3
+    summary = summary_line(out.err)
+    assert count_in(summary, "divergences") == 0
+    assert count_in(summary, "oracle quirks") == 3
     assert "(divide_by_zero x2, sra_wide_input x1)" in summary
     # the VR4300's results (DESIGN.md section 10): LO = -1, HI = 7; SRA of 0x40_0000_0000
     # shifts the 64-bit value and sign-extends the low word: 0x20_0000_0000 -> 0
@@ -121,15 +111,15 @@ def test_one_quirk_does_not_hide_a_divergence_after_it(run_cli, raw_program, mon
     monkeypatch.setitem(translator.TRANSLATORS, "XORI", translate_alu.ORI)
     out = run_cli(diff.main, raw_program(QUIRKS.replace("mflo $3", "mflo $3\n" + EXCLUSIVE_OR))
                   .args())
-    assert out.status == 1 and _count(_summary(out.err), "divergence") == 1
+    assert out.status == 1 and count_in(summary_line(out.err), "divergence") == 1
     assert "the JIT and the reference interpreter differ" in out.err
 
 
 def test_the_reference_interpreter_as_oracle_has_no_quirks(run_cli, raw_program):
     out = run_cli(diff.main, raw_program(QUIRKS).args("--oracle", "interp"))
     assert out.status == 0 and out.out == bytes([0xFF, 0x07, 0x00, 0xFF])
-    summary = _summary(out.err)
-    assert _count(summary, "divergences") == 0 and _count(summary, "oracle quirks") == 0
+    summary = summary_line(out.err)
+    assert count_in(summary, "divergences") == 0 and count_in(summary, "oracle quirks") == 0
 
 
 CYCLE_COUNTER = f"""
@@ -147,7 +137,7 @@ srl $10, $10, 8
 def test_device_reads_are_replayed_to_the_oracle(run_cli, raw_program):
     prog = raw_program(CYCLE_COUNTER)
     out = run_cli(diff.main, prog.args())
-    assert out.status == 0 and _count(_summary(out.err), "divergences") == 0
+    assert out.status == 0 and count_in(summary_line(out.err), "divergences") == 0
     cycles = int.from_bytes(out.out[::-1], "big")
     # the count read after the loop's 2 + 3 * 200 instructions (a JIT-side value; Unicorn
     # alone would read 0 from an unbacked page or fault)
@@ -159,7 +149,7 @@ def test_a_guest_exception_both_raise_ends_the_run(run_cli, raw_program):
     prog = raw_program(f"ori $3, $0, 0x41\n{put(3)}\nsyscall")
     out = run_cli(diff.main, prog.args())
     assert out.status == 0 and out.out == b"A"
-    assert "guest exception, cause 8, at pc=0xffffffff8000040c" in _summary(out.err)
+    assert "guest exception, cause 8, at pc=0xffffffff8000040c" in summary_line(out.err)
     ran = run_cli(run.main, prog.args())
     assert ran.status == 1 and ran.out == b"A" and "EXCEPTION at pc=0xffffffff8000040c" \
         in ran.err
@@ -168,9 +158,9 @@ def test_a_guest_exception_both_raise_ends_the_run(run_cli, raw_program):
 def test_the_instruction_limit(run_cli, raw_program):
     prog = raw_program(CYCLE_COUNTER)
     out = run_cli(diff.main, prog.args("--max-insns", "50"))
-    summary = _summary(out.err)
+    summary = summary_line(out.err)
     assert out.status == 0 and "stopped at the instruction limit" in summary
-    assert 50 <= _count(summary, "instructions") <= 52 and out.out == b""
+    assert 50 <= count_in(summary, "instructions") <= 52 and out.out == b""
     ran = run_cli(run.main, prog.args("--max-insns", "50"))
     assert ran.status == 1 and "stopped after 5" in ran.err and ran.out == b""
 

@@ -8,9 +8,9 @@ installed -- through ``$DYNAREC_SYSTEMS``, which every test here sets."""
 import gzip
 import json
 import pathlib
-import re
 
 import pytest
+from cli_testlib import count_in, summary_line
 
 from dynarec.cli import diff
 from dynarec.guests.sm83 import translate_alu, translator
@@ -26,16 +26,6 @@ XOR_A, XOR_B = 0xAF, 0xA8
 def systems(monkeypatch):
     monkeypatch.setenv(diff.SYSTEMS_VARIABLE, "dynarec.guests.sm83.singlestep:SYSTEM,"
                                               "dynarec_gameboy.diff:SYSTEM")
-
-
-def _summary(err: str) -> str:
-    lines = [line for line in err.splitlines() if line.startswith("dynarec-diff: ")]
-    assert len(lines) == 1, err
-    return lines[0]
-
-
-def _count(summary: str, what: str) -> int:
-    return int(re.search(rf"([\d,]+) {what}", summary).group(1).replace(",", ""))
 
 
 def _header_checksum(image) -> int:
@@ -72,11 +62,11 @@ def test_the_systems_are_found_by_guest_and_file_ending():
 def test_a_shipped_rom_agrees_for_some_frames(run_cli):
     out = run_cli(diff.main, ["sm83", SIEVE, "--frames", "12"])
     assert out.status == 0, out.err
-    summary = _summary(out.err)
-    assert _count(summary, "divergences") == 0 and "stopped after 12 frames" in summary
+    summary = summary_line(out.err)
+    assert count_in(summary, "divergences") == 0 and "stopped after 12 frames" in summary
     # 12 frames of 17,556 M-cycles: at least one instruction per 6 M-cycles (the longest
     # take 6), and the frames ran
-    assert _count(summary, "instructions") > 12 * 17556 // 6
+    assert count_in(summary, "instructions") > 12 * 17556 // 6
     expected = (PROGRAMS / "expected" / "sieve.txt").read_bytes()
     assert expected.startswith(out.out)
 
@@ -85,23 +75,23 @@ def test_a_shipped_rom_agrees_for_some_frames(run_cli):
 def test_a_shipped_rom_agrees_to_its_end_with_its_output(run_cli):
     out = run_cli(diff.main, ["sm83", SIEVE])
     assert out.status == 0, out.err
-    assert "halted at pc=0x180" in _summary(out.err)        # crt0's _halt: halt; jr _halt
+    assert "halted at pc=0x180" in summary_line(out.err)        # crt0's _halt: halt; jr _halt
     assert out.out == (PROGRAMS / "expected" / "sieve.txt").read_bytes()
 
 
 def test_the_instruction_limit(run_cli):
     out = run_cli(diff.main, ["sm83", SIEVE, "--max-insns", "5000"])
-    summary = _summary(out.err)
+    summary = summary_line(out.err)
     assert out.status == 0 and "stopped at the instruction limit" in summary
-    assert 5000 <= _count(summary, "instructions") < 5000 + 64       # a region at most past
+    assert 5000 <= count_in(summary, "instructions") < 5000 + 64       # a region at most past
 
 
 def test_a_wrong_translation_is_a_divergence_with_its_report(run_cli, monkeypatch):
     monkeypatch.setitem(translator.TRANSLATORS, XOR_A, translate_alu.OR)
     out = run_cli(diff.main, ["sm83", SIEVE, "--frames", "12"])
     assert out.status == 1
-    summary = _summary(out.err)
-    assert _count(summary, "divergence") == 1 and "diverged in the region at pc=" in summary
+    summary = summary_line(out.err)
+    assert count_in(summary, "divergence") == 1 and "diverged in the region at pc=" in summary
     report = out.err
     for section in ("DIVERGENCE: the JIT and the reference interpreter differ", "guest code:",
                     "IR before passes:", "IR after passes:", "host code:", "registers:"):
@@ -138,9 +128,9 @@ def test_an_illegal_opcode_both_lock_up_on_ends_the_run(run_cli, tmp_path):
     path = _cartridge(tmp_path, bytes([0x3C, 0x3C, 0xD3]))              # INC A; INC A; D3
     out = run_cli(diff.main, ["sm83", path])
     assert out.status == 0, out.err
-    summary = _summary(out.err)
+    summary = summary_line(out.err)
     assert "guest exception, cause 1, at pc=0x102, as the oracle's" in summary
-    assert _count(summary, "instructions") == 2
+    assert count_in(summary, "instructions") == 2
 
 
 #: MBC1 stores and reads in one straight-line region (Pan Docs, "MBC1"): ROM banks 2 and 3 at
@@ -162,8 +152,8 @@ def test_bank_switches_inside_a_region_agree(run_cli, tmp_path):
     path = _cartridge(tmp_path, BANK_SWITCHES, cart_type=0x03, rom_code=2, ram_code=2)
     out = run_cli(diff.main, ["sm83", path])
     assert out.status == 0, out.err
-    summary = _summary(out.err)
-    assert _count(summary, "divergences") == 0 and _count(summary, "instructions") == 20
+    summary = summary_line(out.err)
+    assert count_in(summary, "divergences") == 0 and count_in(summary, "instructions") == 20
     assert "guest exception, cause 1, at pc=0x12c" in summary                 # the D3
     gb = LockstepGameBoy(Cartridge.load(path))
     gb.run_lockstep()
@@ -205,14 +195,14 @@ def _suite_file(name: str) -> pathlib.Path:
 def test_suite_files_pass_on_the_interpreter_and_the_jit(run_cli, name):
     out = run_cli(diff.main, ["sm83", _suite_file(name)])
     assert out.status == 0, out.err
-    assert _summary(out.err) == "dynarec-diff: 50 cases: 50 passed, 0 failed"
+    assert summary_line(out.err) == "dynarec-diff: 50 cases: 50 passed, 0 failed"
 
 
 @pytest.mark.parametrize("name, what", [("76.json.gz", "HALT, 76"), ("10.json.gz", "STOP, 10")])
 def test_halt_and_stop_are_reported_as_the_documented_deviation(run_cli, name, what):
     out = run_cli(diff.main, ["sm83", _suite_file(name)])
     assert out.status == 0, out.err
-    assert _summary(out.err) == f"dynarec-diff: 50 cases: 0 passed, 0 failed, 50 documented " \
+    assert summary_line(out.err) == f"dynarec-diff: 50 cases: 0 passed, 0 failed, 50 documented " \
                                 f"suite deviations ({what})"
 
 
@@ -225,7 +215,7 @@ def test_a_wrong_translation_fails_the_jit_side_only(run_cli, monkeypatch):
     monkeypatch.setitem(translator.TRANSLATORS, XOR_B, translate_alu.OR)
     out = run_cli(diff.main, ["sm83", path])
     assert out.status == 1 and wrong > 0
-    assert _summary(out.err) == f"dynarec-diff: 50 cases: {50 - wrong} passed, {wrong} failed"
+    assert summary_line(out.err) == f"dynarec-diff: 50 cases: {50 - wrong} passed, {wrong} failed"
     shown = [line for line in out.err.splitlines() if line.startswith("FAILED ")]
     assert len(shown) == min(wrong, 10)
     assert all(" (JIT): a: " in line for line in shown)
@@ -239,7 +229,7 @@ def test_a_case_whose_recorded_result_is_wrong_fails_on_both_sides(run_cli, tmp_
     path.write_text(json.dumps(cases))
     out = run_cli(diff.main, ["sm83", path])
     assert out.status == 1
-    assert _summary(out.err) == "dynarec-diff: 3 cases: 2 passed, 1 failed"
+    assert summary_line(out.err) == "dynarec-diff: 3 cases: 2 passed, 1 failed"
     name, a = cases[1]["name"], cases[1]["final"]["a"]
     assert f"FAILED {name} (interpreter): a: {a ^ 1:#x}, suite {a:#x}" in out.err
     assert f"FAILED {name} (JIT): a: {a ^ 1:#x}, suite {a:#x}" in out.err

@@ -190,7 +190,7 @@ def test_stores_are_compared(monkeypatch):
     """A store the JIT makes wrong is caught even when no register shows it."""
     from dynarec.guests.mips import translate_memory, translator
     monkeypatch.setitem(translator.TRANSLATORS, "SH", translate_memory.SB)
-    source = f"lui $9, 0x8000\nori $3, $0, 0x1234\nsh $3, 0x1000($9)\nhalt: j halt\nnop"
+    source = "lui $9, 0x8000\nori $3, $0, 0x1234\nsh $3, 0x1000($9)\nhalt: j halt\nnop"
     report = Lockstep(_machine(source), MipsOracle()).run()
     lines = report.divergence.differences()
     assert lines == ["stores differ: 1 by the JIT, 1 by the reference interpreter; "

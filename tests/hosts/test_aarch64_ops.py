@@ -1,9 +1,6 @@
-"""Every pure IR op on the AArch64 host (run under Unicorn's ARM64 CPU) against
-``dynarec.ir.semantics.evaluate``: the cases, operand values and checks of
-``test_x86_64_ops`` (edge values and hypothesis-drawn ones: wide multiply, division by zero and
-MIN / -1, shifts at and past the width, floats with the IR's flags in every rounding mode,
-constants that no A64 immediate encodes), with values in registers and with every value
-spilled.
+"""What only the AArch64 host (under Unicorn's ARM64 CPU) needs checking beyond
+``test_host_ops`` (which runs every op on both hosts): constants at the edges of the A64
+immediate encodings, and tininess.
 
 ``test_underflow_is_detected_after_rounding`` pins the cases where Arm's tininess detection
 (before rounding) and the IR's (after rounding) disagree.
@@ -14,68 +11,14 @@ from __future__ import annotations
 import struct
 
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
-from dynarec.hosts.aarch64 import AArch64Host
-from dynarec.hosts.aarch64.lower import RULES
-from dynarec.ir import (F32, F64, FLOAT_TYPES, I1, I8, INT_TYPES, OPS, Builder, Module, Region,
-                        Slot)
 from dynarec.context import ExitReason
+from dynarec.ir import F32, F64, I1, I8, INT_TYPES, Builder, Module, Region, Slot
 from dynarec.ir.semantics import evaluate
 
-from harness import Harness
-from test_x86_64_ops import CASES, OpRunner, case_id, edges, fixed_operands, value_strategy
+from test_host_ops import OpRunner, harness
 
-CONFIGS = {"registers": AArch64Host, "spilled": lambda: AArch64Host(spill_all=True)}
-_HARNESSES: dict = {}
-
-
-def harness(config: str) -> Harness:
-    if config not in _HARNESSES:
-        _HARNESSES[config] = Harness(CONFIGS[config](), cache_size=16 << 20,
-                                     state_bytes=8192)
-    return _HARNESSES[config]
-
-
-def test_rules_cover_the_opcode_table():
-    assert set(RULES) == set(OPS)
-
-
-@pytest.mark.parametrize("config", CONFIGS)
-@pytest.mark.parametrize("case", CASES, ids=case_id)
-def test_op(config, case):
-    name, args, results, attrs, mode = case
-    runner = OpRunner(harness(config), name, args, results, attrs, mode)
-    for values in fixed_operands(args):
-        runner.check(values)
-
-    @settings(max_examples=5, deadline=None, database=None,
-              suppress_health_check=list(HealthCheck))
-    @given(st.lists(st.tuples(*(value_strategy(t) for t in args)), min_size=1, max_size=10))
-    def random_operands(tuples):
-        for values in tuples:
-            runner.check(values)
-
-    random_operands()
-
-
-@pytest.mark.parametrize("config", CONFIGS)
-@pytest.mark.parametrize("t", INT_TYPES + FLOAT_TYPES, ids=str)
-def test_constants(config, t):
-    """Every edge constant, alternately written as its negative: MOVZ/MOVN/MOVK sequences."""
-    h = harness(config)
-    values = edges(t)
-    h.set_layout([Slot(f"r{i}", t) for i in range(len(values))])
-    region = Region(f"const_{t}", pc=0x10)
-    b = Builder(region, Module(state=h.layout))
-    for i, v in enumerate(values):
-        c = b.fconst(t, v) if t.is_float else b.iconst(t, v - (1 << t.bits) * (i % 2))
-        b.put(f"r{i}", c)
-    b.exit(pc=0x14)
-    compiled = h.compile(region)
-    assert h.run(compiled) == ExitReason.NEXT
-    assert [h.state[f"r{i}"] for i in range(len(values))] == values
+CONFIGS = ("aarch64", "aarch64-spilled")
 
 
 def _f64(x: float) -> int:

@@ -29,7 +29,7 @@ from dynarec.ir.opcodes import ICMP_CONDS
 from dynarec.ir.semantics import evaluate
 
 from harness import Harness
-from test_x86_64_ops import f64, int_edges
+from test_host_ops import f64, int_edges
 
 CONFIGS = {
     "baseline": lambda: X86_64Host(features=set()),

@@ -1,4 +1,4 @@
-"""Every pure IR op on the x86-64 host against ``dynarec.ir.semantics.evaluate``.
+"""Every pure IR op on each host against ``dynarec.ir.semantics.evaluate``.
 
 For each op, each type combination the table allows and each attribute / region-rounding
 variant, one region ``get`` operands -> op -> ``put`` results is compiled once, then many
@@ -6,8 +6,9 @@ operand tuples run through it: a fixed set of edge values and hypothesis-drawn o
 edges (0, -1, MIN, MAX, shift counts at and past the width, +-0, +-inf, NaNs, subnormals,
 float->int bounds). Narrower integer results are also read through ``zext`` to i64, which
 is free for a normalised register, so bits a rule failed to clear show. Host configurations:
-baseline features with registers, detected features with registers, detected features with
-every value spilled (the memory-operand forms of the rules).
+x86-64 with baseline features and registers, detected features and registers, detected
+features with every value spilled (the memory-operand forms of the rules); AArch64 (under
+Unicorn's ARM64 CPU) with registers and spilled, fewer hypothesis examples (emulated).
 """
 
 from __future__ import annotations
@@ -21,8 +22,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from dynarec.context import ExitReason
+from dynarec.hosts.aarch64 import AArch64Host
+from dynarec.hosts.aarch64.lower import RULES as AARCH64_RULES
 from dynarec.hosts.x86_64 import X86_64Host
-from dynarec.hosts.x86_64.lower import RULES
+from dynarec.hosts.x86_64.lower import RULES as X86_64_RULES
 from dynarec.ir import (F32, F64, FLOAT_TYPES, I8, I64, INT_TYPES, OPS, Builder, Module,
                         Region, Slot, Type)
 from dynarec.ir.opcodes import FCMP_CONDS, ICMP_CONDS, ROUNDING_MODES, TYPE_CLASSES
@@ -35,8 +38,9 @@ REGION_ROUNDED = {"fadd", "fsub", "fmul", "fdiv", "fsqrt", "fcvt_from_sint", "fc
                   "fdemote"}
 
 
-def test_rules_cover_the_opcode_table():
-    assert set(RULES) == set(OPS)
+@pytest.mark.parametrize("rules", [X86_64_RULES, AARCH64_RULES], ids=["x86_64", "aarch64"])
+def test_rules_cover_the_opcode_table(rules):
+    assert set(rules) == set(OPS)
 
 
 # --- cases -----------------------------------------------------------------------------------
@@ -168,14 +172,22 @@ CONFIGS = {
     "baseline": lambda: X86_64Host(features=set()),
     "detected": lambda: X86_64Host(),
     "detected-spilled": lambda: X86_64Host(spill_all=True),
+    "aarch64": AArch64Host,
+    "aarch64-spilled": lambda: AArch64Host(spill_all=True),
 }
 _HARNESSES: dict = {}
 
 
 def harness(config: str) -> Harness:
     if config not in _HARNESSES:
-        _HARNESSES[config] = Harness(CONFIGS[config](), cache_size=16 << 20)
+        _HARNESSES[config] = Harness(CONFIGS[config](), cache_size=16 << 20,
+                                     state_bytes=8192)
     return _HARNESSES[config]
+
+
+def examples(config: str) -> int:
+    """Hypothesis examples per case: fewer on the emulated host."""
+    return 5 if config.startswith("aarch64") else 10
 
 
 class OpRunner:
@@ -232,7 +244,7 @@ def test_op(config, case):
     for values in fixed_operands(args):
         runner.check(values)
 
-    @settings(max_examples=10, deadline=None, database=None,
+    @settings(max_examples=examples(config), deadline=None, database=None,
               suppress_health_check=list(HealthCheck))
     @given(st.lists(st.tuples(*(value_strategy(t) for t in args)), min_size=1, max_size=10))
     def random_operands(tuples):

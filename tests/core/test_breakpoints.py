@@ -4,27 +4,10 @@ it, ``step`` runs one instruction. Checked on the MIPS test programs against the
 interpreter (guests/mips/interpreter.py, written from the VR4300 manual) and the programs'
 expected outputs (from a native build of the same C sources)."""
 
-import pathlib
-
 import pytest
+from mips_programs import expected_output as expected, mips_program as program
 
 from dynarec import ExitReason, Machine
-from dynarec.guests.mips.system import load_bare, virtual
-from dynarec.loader import load_image
-
-PROGRAMS = pathlib.Path(__file__).resolve().parents[2] / "examples/mips/programs"
-
-
-def program(name, build="test-o32"):
-    image = load_image(str(PROGRAMS / "build" / build / f"{name}.elf"))
-    m = Machine("mips")
-    system = load_bare(m, image)
-    m.halt_at(virtual(image.symbols["_halt"]))
-    return m, system, {k: virtual(v) for k, v in image.symbols.items()}
-
-
-def expected(name):
-    return (PROGRAMS / "expected/test" / f"{name}.txt").read_text()
 
 
 def reference_visits(name, pc):

@@ -3,17 +3,13 @@ budget across chains, unlinking and invalidation -- on IR guests, whose counts c
 out by hand, and on the MIPS test programs, whose outputs are known (expected/test/*.txt, from
 a native build of the same C sources)."""
 
-import pathlib
 import subprocess
 import sys
 
 import pytest
+from mips_programs import PROGRAMS, expected_output, mips_program
 
 from dynarec import ExitReason, IRGuest, Machine
-from dynarec.loader import load_image
-
-ROOT = pathlib.Path(__file__).resolve().parents[2]
-PROGRAMS = ROOT / "examples/mips/programs"
 
 STATE = "state pc:i64 r:i64[8]\n"
 
@@ -463,21 +459,6 @@ def test_no_mapping_is_writable_and_executable_while_linked_code_runs():
 
 # --- MIPS programs ----------------------------------------------------------------------------
 
-def _mips_program(build, name, **kw):
-    """Run examples/mips/programs/build/BUILD/NAME.elf to ``_halt``; return the Machine and
-    the output it printed."""
-    from dynarec.guests.mips.system import load_bare, virtual
-    image = load_image(str(PROGRAMS / "build" / build / f"{name}.elf"))
-    m = Machine(kw.pop("guest", "mips"), **kw)
-    system = load_bare(m, image)
-    m.halt_at(virtual(image.symbols["_halt"]))
-    return m, system
-
-
-def _expected(name):
-    return (PROGRAMS / "expected/test" / f"{name}.txt").read_text()
-
-
 NAMES = sorted(p.stem for p in (PROGRAMS / "build/test-o32").glob("*.elf"))
 ALL_PROGRAMS = [(build, name) for build in ("test-o32", "test-n32") for name in NAMES]
 QUICK = [("test-o32", "crc32"), ("test-n32", "bitops"), ("test-o32", "qsort")]
@@ -485,10 +466,10 @@ QUICK = [("test-o32", "crc32"), ("test-n32", "bitops"), ("test-o32", "qsort")]
 
 @pytest.mark.parametrize("build, name", ALL_PROGRAMS)
 def test_mips_programs_print_their_expected_output_when_linked(build, name):
-    m, system = _mips_program(build, name)
+    m, system, _ = mips_program(name, build)
     res = m.run()
     assert res.reason == ExitReason.HALT
-    assert system.text() == _expected(name)
+    assert system.text() == expected_output(name)
     assert m.regs["gpr[2]"] == 0                                 # main returned 0
     assert m.stats["entries"] < 1000 < m.insns
 
@@ -496,11 +477,11 @@ def test_mips_programs_print_their_expected_output_when_linked(build, name):
 def _same_with_and_without_links(build, name):
     runs = []
     for link in (True, False):
-        m, system = _mips_program(build, name, link=link)
+        m, system, _ = mips_program(name, build, link=link)
         assert m.run().reason == ExitReason.HALT
         runs.append((system.text(), m.regs.as_dict(), m.cycles, m.insns))
     assert runs[0] == runs[1]
-    assert runs[0][0] == _expected(name)
+    assert runs[0][0] == expected_output(name)
 
 
 @pytest.mark.parametrize("build, name", QUICK)
@@ -515,15 +496,15 @@ def test_every_mips_program_ends_in_the_same_state_with_and_without_links(build,
 
 
 def test_mips_program_run_in_budget_slices_resumes_exactly():
-    whole, whole_system = _mips_program("test-o32", "crc32")
+    whole, whole_system, _ = mips_program("crc32", "test-o32")
     whole.run()
-    m, system = _mips_program("test-o32", "crc32")
+    m, system, _ = mips_program("crc32", "test-o32")
     while True:
         res = m.run(cycles=30_011)
         if res.reason == ExitReason.HALT:
             break
         assert res.reason == ExitReason.BUDGET and res.cycles >= 30_011
-    assert system.text() == whole_system.text() == _expected("crc32")
+    assert system.text() == whole_system.text() == expected_output("crc32")
     assert (m.regs.as_dict(), m.cycles, m.insns) == (whole.regs.as_dict(), whole.cycles,
                                                       whole.insns)
 
@@ -549,9 +530,9 @@ def _mips_with_return_pcs():
 
 @pytest.mark.parametrize("name", ["qsort", "recursion"])
 def test_mips_calls_and_returns_go_through_the_return_stack_buffer(name):
-    m, system = _mips_program("test-o32", name, guest=_mips_with_return_pcs(), stats=True)
+    m, system, _ = mips_program(name, "test-o32", guest=_mips_with_return_pcs(), stats=True)
     assert m.run().reason == ExitReason.HALT
-    assert system.text() == _expected(name)
+    assert system.text() == expected_output(name)
     st = m.stats
     assert st["rsb_hits"] > 10_000 and st["rsb_misses"] * 100 < st["rsb_hits"]
 

@@ -78,6 +78,15 @@ def float_bits(t, finite=False):
 
 # --- an IR corpus that uses every op of the table --------------------------------------------
 
+def conversion_values(t):
+    """Float bit patterns (of ``t``) near the integer ranges -- the conversion edges -- as well
+    as everything ``float_bits`` gives."""
+    near = [2.0 ** 31, 2.0 ** 32, 2.0 ** 63, 2.0 ** 64, 2.5, 0.5, 1.5, -0.5, -1.0,
+            2.0 ** 31 - 0.5, -(2.0 ** 31) - 0.5, -(2.0 ** 31) - 1, 4294967295.5, -(2.0 ** 63)]
+    conv = s2b if t is F32 else d2b
+    return st.one_of(float_bits(t), st.sampled_from([conv(v) for v in near]))
+
+
 def every_op_module():
     """A verifiable module whose regions together use every op of the opcode table (also
     every optional result, attribute kind, block parameters and a br_table case list)."""

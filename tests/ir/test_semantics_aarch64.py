@@ -30,7 +30,7 @@ unicorn = pytest.importorskip("unicorn")
 keystone = pytest.importorskip("keystone")
 from unicorn import arm64_const as A  # noqa: E402
 
-from ir_testlib import d2b, float_bits, s2b  # noqa: E402
+from ir_testlib import conversion_values, d2b, float_bits, s2b  # noqa: E402
 
 RMODE = {"rne": 0, "rup": 1, "rdn": 2, "rtz": 3}
 NAN = {F32: 0x7FC00000, F64: 0x7FF8000000000000}
@@ -171,14 +171,6 @@ def test_promote_matches_fcvt(cpu, x):
     got, flags = ir("fpromote", [x], [F32], [F64, I8], "rne")
     assert flags == hw_flags
     assert got == (NAN[F64] if is_nan(F64, hw) else hw)
-
-
-def conversion_values(t):
-    """Floats near the integer ranges as well as everything float_bits gives."""
-    near = [2.0 ** 31, 2.0 ** 32, 2.0 ** 63, 2.0 ** 64, 2.5, 0.5, 1.5, -0.5, -1.0,
-            2.0 ** 31 - 0.5, -(2.0 ** 31) - 0.5, -(2.0 ** 31) - 1, 4294967295.5, -(2.0 ** 63)]
-    conv = s2b if t is F32 else d2b
-    return st.one_of(float_bits(t), st.sampled_from([conv(v) for v in near]))
 
 
 _FCVT = {"rne": "n", "rup": "p", "rdn": "m", "rtz": "z"}

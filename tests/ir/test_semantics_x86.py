@@ -28,7 +28,7 @@ if platform.machine() not in ("x86_64", "AMD64"):
 
 from dynarec.codecache import CodeCache  # noqa: E402
 
-from ir_testlib import d2b, float_bits, s2b  # noqa: E402
+from ir_testlib import conversion_values, d2b, float_bits, s2b  # noqa: E402
 
 RC = {"rne": 0b00, "rdn": 0b01, "rup": 0b10, "rtz": 0b11}
 ALL_MASKED = 0x1F80
@@ -169,14 +169,6 @@ def test_promote_matches_cvtss2sd(cpu, x):
     got, flags = ir("fpromote", [x], [F32], [F64, I8], "rne")
     assert flags == hw_flags
     assert got == (NAN[F64] if is_nan(F64, hw) else hw)
-
-
-def conversion_values(t):
-    """Floats near the integer ranges as well as everything float_bits gives."""
-    near = [2.0 ** 31, 2.0 ** 32, 2.0 ** 63, 2.0 ** 64, 2.5, 0.5, 1.5, -0.5, -1.0,
-            2.0 ** 31 - 0.5, -(2.0 ** 31) - 0.5, -(2.0 ** 31) - 1, 4294967295.5, -(2.0 ** 63)]
-    conv = s2b if t is F32 else d2b
-    return st.one_of(float_bits(t), st.sampled_from([conv(v) for v in near]))
 
 
 @settings(max_examples=800, deadline=None)

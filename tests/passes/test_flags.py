@@ -8,10 +8,9 @@ every leave point)."""
 import random
 
 import pytest
-from hypothesis import assume, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dynarec.errors import IRError
 from dynarec.ir import I32
 from dynarec.ir.interp import Interpreter
 from dynarec.ir.verifier import verify_region
@@ -19,7 +18,8 @@ from dynarec.passes import run_passes
 
 from passes_support import apply, body, new_region
 from random_regions import SLOTS, random_region
-from test_pass_properties import Run, _check_observations, _reference, _retired, _setup
+from test_pass_properties import (Run, _check_observations, _reference, _retired, _setup,
+                                   run_and_verify)
 
 CLEANUP = ["constfold", "copyprop", "dce"]
 Z, C = 0x80, 0x10
@@ -226,14 +226,8 @@ def flags_module(seed, slot):
     pipeline with ``flags``; its module."""
     module, region = random_region(random.Random(seed))
     region.attrs["flags"] = slot
-    try:
-        run_passes(region, module, names=["state_forwarding", "flags"] + CLEANUP +
+    run_and_verify(region, module, names=["state_forwarding", "flags"] + CLEANUP +
                    ["cycle_accounting"])
-    except IRError as refusal:          # the shapes cycle accounting documents it refuses
-        assume("no precise place" not in str(refusal)
-               and "middle of different" not in str(refusal))
-        raise
-    verify_region(region, module)
     return module
 
 

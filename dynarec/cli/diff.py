@@ -43,7 +43,8 @@ from importlib.metadata import entry_points
 from typing import Optional
 
 from ..errors import DynarecError
-from .run import BAD_INPUT, _count, add_program_options, bad_input, open_program, write_output
+from .run import (BAD_INPUT, add_program_options, bad_input, open_program, positive_count,
+                  write_output)
 
 PROG = "dynarec-diff"
 SYSTEMS_GROUP = "dynarec.systems"
@@ -60,7 +61,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--oracle", choices=("unicorn", "interp"), default="unicorn",
                    help="compare with the guest's oracle (unicorn, the default) or with its "
                         "reference interpreter (interp)")
-    p.add_argument("--frames", type=_count, metavar="N",
+    p.add_argument("--frames", type=positive_count, metavar="N",
                    help="a system with a display (e.g. sm83 ROM.gb): stop after N frames")
     p.add_argument("--show-host-asm", metavar="ADDR|SYMBOL",
                    help="print the host code (capstone listing) of the region at this guest "

@@ -35,7 +35,9 @@ def _address(text: str) -> int:
         raise argparse.ArgumentTypeError(f"not an address: {text!r}") from None
 
 
-def _count(text: str) -> int:
+def positive_count(text: str) -> int:
+    """argparse type of a count option (``--max-insns``, ``--frames``): a positive integer
+    in any Python base, ``_`` separators allowed; ``ArgumentTypeError`` otherwise."""
     try:
         value = int(text.replace("_", ""), 0)
     except ValueError:
@@ -56,7 +58,7 @@ def add_program_options(p: argparse.ArgumentParser) -> None:
                         "address of a raw binary)")
     p.add_argument("--until", metavar="ADDR|SYMBOL",
                    help="stop when execution reaches this address (e.g. _halt)")
-    p.add_argument("--max-insns", type=_count, metavar="N",
+    p.add_argument("--max-insns", type=positive_count, metavar="N",
                    help="stop after about N guest instructions (at a region exit)")
     p.add_argument("--disable-pass", action="append", default=[], metavar="NAME",
                    help="switch an optimisation pass off (repeatable)")
